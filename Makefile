@@ -1,0 +1,73 @@
+# One entry point for everything. `make test` and `make demo` work on a fresh clone.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export AWS_ACCOUNT_ID_ENDPOINT_MODE := disabled
+
+.PHONY: install lint typecheck cfn-lint unit test demo run build build-check clean bench
+
+$(STAMP): pyproject.toml requirements.lock
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -c requirements.lock -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy shared functions simulators local
+
+cfn-lint: $(STAMP)
+	$(BIN)/cfn-lint infra/template.yaml
+
+unit: $(STAMP)
+	$(BIN)/pytest -q -p no:randomly
+
+test: lint typecheck cfn-lint unit
+
+demo: $(STAMP)
+	$(BIN)/dropship demo
+
+run: $(STAMP)
+	$(BIN)/dropship run
+
+bench: $(STAMP)
+	$(BIN)/python bench/sync_throughput.py
+
+# ---------------------------------------------------------------- Lambda artifacts
+# `sam build` calls build-<LogicalId> with ARTIFACTS_DIR; each function gets shared/, its own folder and
+# the runtime dependencies for python3.13/arm64 (pip --platform: no Docker, any local Python).
+SAM_VENV := .venv-sam
+LAMBDA_PIP := --platform manylinux2014_aarch64 --implementation cp --python-version 3.13 --only-binary=:all:
+
+define lambda_artifact
+	mkdir -p $(ARTIFACTS_DIR)/functions
+	cp -R shared $(ARTIFACTS_DIR)/shared
+	cp functions/__init__.py $(ARTIFACTS_DIR)/functions/
+	cp -R functions/$(1) $(ARTIFACTS_DIR)/functions/$(1)
+	find $(ARTIFACTS_DIR) -name __pycache__ -prune -exec rm -rf {} +
+	$(PYTHON) -m pip install --quiet $(LAMBDA_PIP) --target $(ARTIFACTS_DIR) -c requirements.lock \
+	  "aws-lambda-powertools[tracer]" pydantic pydantic-settings requests
+endef
+
+build-WebhookOrderFunction:
+	$(call lambda_artifact,webhook_order)
+
+$(SAM_VENV)/.installed:
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/pip install --quiet aws-sam-cli==1.170.0
+	touch $@
+
+build: $(SAM_VENV)/.installed
+	$(SAM_VENV)/bin/sam build --template-file infra/template.yaml --build-dir .aws-sam/build \
+	  --build-in-source --parallel
+
+build-check: build $(STAMP)
+	$(BIN)/python -m local.check_artifacts .aws-sam/build
+
+clean:
+	rm -rf .aws-sam $(VENV) $(SAM_VENV)

@@ -1,0 +1,1 @@
+"""The whole system on one machine: moto as AWS, the template's wiring, the simulators."""

@@ -1,0 +1,55 @@
+"""DynamoDB plumbing shared by the repositories: one resource per container, item (de)serialisation."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from functools import lru_cache
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from shared.settings import get_settings
+
+# Standard retry mode retries throttling and 5xx with backoff; timeouts keep a stuck call from
+# eating the whole Lambda budget.
+BOTO_CONFIG = Config(
+    retries={"max_attempts": 5, "mode": "standard"},
+    connect_timeout=3,
+    read_timeout=10,
+)
+
+
+@lru_cache(maxsize=4)
+def _table(name: str) -> Any:
+    # The endpoint comes from AWS_ENDPOINT_URL when set (moto locally), else the real one.
+    return boto3.resource("dynamodb", config=BOTO_CONFIG).Table(name)
+
+
+def orders_table(name: str | None = None) -> Any:
+    return _table(name or get_settings().table_name)
+
+
+def reset_clients() -> None:
+    """Forget cached clients (tests switch between moto instances)."""
+    _table.cache_clear()
+
+
+def to_item(data: dict[str, Any]) -> dict[str, Any]:
+    """A JSON-mode dump to DynamoDB types: floats become Decimal, empty values are dropped."""
+    cleaned = json.loads(json.dumps(data), parse_float=Decimal)
+    return {k: v for k, v in cleaned.items() if v is not None}
+
+
+def from_item(item: dict[str, Any]) -> dict[str, Any]:
+    """DynamoDB's Decimals back to int/float so Pydantic sees plain JSON values."""
+    return json.loads(json.dumps(item, default=_decimal))  # type: ignore[no-any-return]
+
+
+def _decimal(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, set):
+        return sorted(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")

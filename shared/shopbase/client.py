@@ -1,0 +1,397 @@
+"""ShopBase Admin API client: auth, per-shop throttle, retries, typed errors, lenient models.
+
+Wire details (paths, headers, payloads, error wording) live in `protocol.py`.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import re
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.exceptions import NewConnectionError
+
+from shared.shopbase import protocol
+from shared.shopbase.errors import (
+    ShopBaseConnectionError,
+    ShopBaseError,
+    ShopBaseNotFound,
+    ShopBaseRateLimited,
+    ShopBaseServerError,
+    ShopBaseTimeout,
+    error_for_status,
+)
+from shared.shopbase.models import Fulfillment, Order, Webhook
+from shared.shopbase.throttle import LeakyBucketThrottle, throttle_for
+
+log = logging.getLogger(__name__)
+
+USER_AGENT = "dropship-connector/0.1 (+shopbase-client)"
+_SHOP_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+_IDEMPOTENT = frozenset({"GET", "PUT", "DELETE", "HEAD"})
+
+_session: requests.Session | None = None
+_session_lock = threading.Lock()
+
+
+def shared_session() -> requests.Session:
+    """The process's pooled Session (connections are reused across shops and clients)."""
+    global _session
+    with _session_lock:
+        if _session is None:
+            session = requests.Session()
+            # Retries are ours (they know which calls are idempotent), so urllib3 must not retry.
+            adapter = HTTPAdapter(pool_connections=16, pool_maxsize=32, max_retries=0)
+            session.mount("https://", adapter)
+            session.mount("http://", adapter)
+            session.headers["User-Agent"] = USER_AGENT
+            _session = session
+        return _session
+
+
+def normalize_shop(shop: str) -> str:
+    """'Acme', 'acme.onshopbase.com' or 'https://acme.onshopbase.com/' -> 'acme'."""
+    name = shop.strip().lower()
+    for prefix in ("https://", "http://"):
+        name = name.removeprefix(prefix)
+    name = name.rstrip("/").removesuffix(protocol.SHOP_DOMAIN_SUFFIX)
+    if not _SHOP_RE.match(name):
+        raise ValueError("invalid ShopBase shop name")
+    return name
+
+
+def _never_sent(exc: requests.exceptions.RequestException) -> bool:
+    """True when the request surely did not reach the server (safe to retry even a POST)."""
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return True
+    reason: Any = exc.args[0] if exc.args else None
+    reason = getattr(reason, "reason", reason)
+    return isinstance(reason, NewConnectionError)
+
+
+class ShopBaseClient:
+    """Client of one shop's Admin API.
+
+    Auth: `access_token` (public app, `X-ShopBase-Access-Token`) or `api_key` + `password` (private
+    app, HTTP Basic). `base_url` overrides `https://{shop}.onshopbase.com` (simulator: pass
+    `http://127.0.0.1:PORT/shops/{shop}`).
+
+    Throttling: every call first books a slot in the process-wide leaky bucket of this shop
+    (`throttle`, default shared by all clients with the same base URL), resynced from the
+    `X-Sb-Shop-Api-Call-Limit` header. A 429 waits Retry-After (else ~1 s) and retries, for any method
+    (a 429 was not applied). 5xx, timeouts and broken connections are retried with exponential backoff
+    and jitter only for idempotent calls (GET/PUT/DELETE); a POST fails at once with `outcome_unknown`
+    set, except when the connection was never opened. At most `max_retries` retries per call.
+
+    `calls` counts HTTP attempts per (method, path template).
+    """
+
+    def __init__(
+        self,
+        shop: str,
+        *,
+        access_token: str | None = None,
+        api_key: str | None = None,
+        password: str | None = None,
+        base_url: str | None = None,
+        session: requests.Session | None = None,
+        timeout: float | tuple[float, float] = (3.05, 10),
+        max_retries: int = 4,
+        sleep: Callable[[float], None] = time.sleep,
+        throttle: LeakyBucketThrottle | None = None,
+        backoff_base: float = 0.5,
+        backoff_cap: float = 8.0,
+    ) -> None:
+        self.shop = normalize_shop(shop)
+        if access_token:
+            self._headers = {protocol.ACCESS_TOKEN_HEADER: access_token, "Accept": "application/json"}
+            self._auth: tuple[str, str] | None = None
+        elif api_key and password:
+            self._headers = {"Accept": "application/json"}
+            self._auth = (api_key, password)
+        else:
+            raise ValueError("ShopBaseClient needs access_token, or api_key and password")
+        root = base_url if base_url is not None else protocol.DEFAULT_BASE_URL.format(shop=self.shop)
+        self.base_url = root.rstrip("/")
+        self._session = session if session is not None else shared_session()
+        self._timeout = timeout
+        self._max_retries = max(0, max_retries)
+        self._sleep = sleep
+        self._throttle = throttle if throttle is not None else throttle_for(self.base_url)
+        self._backoff_base = backoff_base
+        self._backoff_cap = backoff_cap
+        self._rng = random.Random()
+        self._calls_lock = threading.Lock()
+        self.calls: Counter[tuple[str, str]] = Counter()
+
+    def __repr__(self) -> str:  # never show credentials
+        return f"ShopBaseClient(shop={self.shop!r}, base_url={self.base_url!r})"
+
+    @property
+    def throttle(self) -> LeakyBucketThrottle:
+        return self._throttle
+
+    # --- Orders ----------------------------------------------------------------------------------
+
+    def get_order(self, order_id: int) -> Order:
+        """The order; `ShopBaseNotFound` if it was deleted."""
+        data = self._request("GET", protocol.ORDER_PATH, order_id=int(order_id))
+        return Order.model_validate(self._unwrap(data, protocol.ORDER_KEY, "GET", protocol.ORDER_PATH))
+
+    def list_orders(
+        self, *, limit: int = 50, page: int = 1, status: str = "any", **filters: str | int
+    ) -> list[Order]:
+        """One page of orders. `filters`: e.g. updated_at_min/created_at_min (ISO 8601), financial_status.
+
+        ShopBase answers 429 to offsets past 100,000 records; that is refused here up front.
+        """
+        if not 1 <= limit <= protocol.MAX_PAGE_LIMIT or page < 1:
+            raise ValueError(f"limit must be 1..{protocol.MAX_PAGE_LIMIT} and page >= 1")
+        if (page - 1) * limit >= protocol.MAX_OFFSET:
+            raise ValueError("offset past 100,000 records: filter by updated_at_min/created_at_min instead")
+        params: dict[str, str | int] = {"limit": limit, "page": page, "status": status, **filters}
+        data = self._request("GET", protocol.ORDERS_PATH, params=params)
+        items = self._unwrap(data, protocol.ORDERS_KEY, "GET", protocol.ORDERS_PATH)
+        return [Order.model_validate(item) for item in items]
+
+    # --- Fulfillments ----------------------------------------------------------------------------
+
+    def list_fulfillments(self, order_id: int) -> list[Fulfillment]:
+        data = self._request("GET", protocol.FULFILLMENTS_PATH, order_id=int(order_id))
+        items = self._unwrap(data, protocol.FULFILLMENTS_KEY, "GET", protocol.FULFILLMENTS_PATH)
+        return [Fulfillment.model_validate(item) for item in items]
+
+    def create_fulfillment(
+        self,
+        order_id: int,
+        *,
+        tracking_number: str | None,
+        tracking_company: str | None = None,
+        tracking_url: str | None = None,
+        line_items: Iterable[protocol.LineItemSpec] | None,
+        notify_customer: bool = True,
+    ) -> Fulfillment:
+        """Create one fulfillment (one tracking number) for `line_items` [(line_item_id, quantity)]
+        or [{"id":…, "quantity":…}]; `None` fulfils everything left.
+
+        Not idempotent and therefore NOT retried on 5xx, timeouts or broken connections: those raise
+        with `outcome_unknown=True` because ShopBase may have created the fulfillment anyway. Before
+        retrying, call `list_fulfillments()` and skip a tracking number that is already there;
+        an "already fulfilled" 422 (`ShopBaseUnprocessable.is_already_fulfilled`) means the same.
+        """
+        payload = protocol.fulfillment_create_payload(
+            tracking_number=tracking_number,
+            tracking_company=tracking_company,
+            tracking_url=tracking_url,
+            line_items=line_items,
+            notify_customer=notify_customer,
+        )
+        data = self._request("POST", protocol.FULFILLMENTS_PATH, json_body=payload, order_id=int(order_id))
+        item = self._unwrap(data, protocol.FULFILLMENT_KEY, "POST", protocol.FULFILLMENTS_PATH)
+        return Fulfillment.model_validate(item)
+
+    def update_fulfillment_tracking(
+        self,
+        order_id: int,
+        fulfillment_id: int,
+        *,
+        tracking_number: str | None,
+        tracking_company: str | None = None,
+        tracking_url: str | None = None,
+        notify_customer: bool = False,
+    ) -> Fulfillment:
+        """Replace the tracking of an existing fulfillment (PUT: retried like any idempotent call)."""
+        payload = protocol.fulfillment_update_payload(
+            tracking_number=tracking_number,
+            tracking_company=tracking_company,
+            tracking_url=tracking_url,
+            notify_customer=notify_customer,
+        )
+        data = self._request(
+            "PUT",
+            protocol.FULFILLMENT_PATH,
+            json_body=payload,
+            order_id=int(order_id),
+            fulfillment_id=int(fulfillment_id),
+        )
+        item = self._unwrap(data, protocol.FULFILLMENT_KEY, "PUT", protocol.FULFILLMENT_PATH)
+        return Fulfillment.model_validate(item)
+
+    # --- Webhooks --------------------------------------------------------------------------------
+
+    def register_webhook(self, topic: str, address: str, *, fmt: str = "json") -> Webhook:
+        """Subscribe `address` (HTTPS) to `topic`. A POST: not retried on 5xx/timeouts (see
+        `ensure_webhook` for a re-runnable variant)."""
+        payload = protocol.webhook_create_payload(topic, address, fmt)
+        data = self._request("POST", protocol.WEBHOOKS_PATH, json_body=payload)
+        return Webhook.model_validate(
+            self._unwrap(data, protocol.WEBHOOK_KEY, "POST", protocol.WEBHOOKS_PATH)
+        )
+
+    def list_webhooks(self) -> list[Webhook]:
+        data = self._request("GET", protocol.WEBHOOKS_PATH)
+        items = self._unwrap(data, protocol.WEBHOOKS_KEY, "GET", protocol.WEBHOOKS_PATH)
+        return [Webhook.model_validate(item) for item in items]
+
+    def ensure_webhook(self, topic: str, address: str) -> Webhook:
+        """The existing subscription of `address` to `topic`, or a new one."""
+        for hook in self.list_webhooks():
+            if hook.topic == topic and hook.address == address:
+                return hook
+        return self.register_webhook(topic, address)
+
+    def delete_webhook(self, webhook_id: int, *, missing_ok: bool = True) -> None:
+        """Delete a subscription; an already-missing one is fine unless `missing_ok=False` (a retried
+        DELETE may meet the 404 of its own first attempt)."""
+        try:
+            self._request("DELETE", protocol.WEBHOOK_PATH, webhook_id=int(webhook_id))
+        except ShopBaseNotFound:
+            if not missing_ok:
+                raise
+
+    # --- Transport -------------------------------------------------------------------------------
+
+    def _count(self, method: str, template: str) -> None:
+        with self._calls_lock:
+            self.calls[(method, template)] += 1
+
+    def _backoff(self, attempt: int) -> float:
+        ceiling = min(self._backoff_cap, self._backoff_base * (2**attempt))
+        return ceiling / 2 + self._rng.uniform(0, ceiling / 2)
+
+    @staticmethod
+    def _unwrap(data: Any, key: str, method: str, template: str) -> Any:
+        if not isinstance(data, Mapping) or key not in data:
+            raise ShopBaseError(
+                f"ShopBase {method} {template}: response without '{key}'", method=method, path=template
+            )
+        return data[key]
+
+    def _observe_limit(self, response: requests.Response) -> None:
+        parsed = protocol.parse_call_limit(response.headers.get(protocol.CALL_LIMIT_HEADER))
+        if parsed is not None:
+            self._throttle.observe(*parsed)
+
+    def _request(
+        self,
+        method: str,
+        template: str,
+        *,
+        params: Mapping[str, str | int] | None = None,
+        json_body: Any = None,
+        **path_params: int,
+    ) -> Any:
+        url = self.base_url + template.format(**path_params)
+        idempotent = method in _IDEMPOTENT
+        attempt = 0
+        while True:
+            wait = self._throttle.reserve()
+            if wait > 0:
+                self._sleep(wait)
+            self._count(method, template)
+            try:
+                response = self._session.request(
+                    method,
+                    url,
+                    params=params,
+                    json=json_body,
+                    headers=self._headers,
+                    auth=self._auth,
+                    timeout=self._timeout,
+                )
+            except requests.exceptions.RequestException as exc:
+                sent = not _never_sent(exc)
+                if isinstance(exc, requests.exceptions.Timeout):
+                    error_cls: type[ShopBaseError] = ShopBaseTimeout
+                elif isinstance(exc, requests.exceptions.ConnectionError):
+                    error_cls = ShopBaseConnectionError
+                else:  # invalid URL and the like: a bug, not a transient condition
+                    raise ShopBaseError(
+                        f"ShopBase {method} {template}: {type(exc).__name__}", method=method, path=template
+                    ) from exc
+                if (idempotent or not sent) and attempt < self._max_retries:
+                    delay = self._backoff(attempt)
+                    log.warning(
+                        "shopbase %s %s: %s, retry %d in %.2fs",
+                        method,
+                        template,
+                        type(exc).__name__,
+                        attempt + 1,
+                        delay,
+                    )
+                    self._sleep(delay)
+                    attempt += 1
+                    continue
+                raise error_cls(
+                    f"ShopBase {method} {template}: {type(exc).__name__}",
+                    method=method,
+                    path=template,
+                    outcome_unknown=sent and not idempotent,
+                ) from exc
+            self._observe_limit(response)
+            status = response.status_code
+            if status == 429:
+                self._throttle.note_rate_limited()
+                retry_after = protocol.parse_retry_after(response.headers.get(protocol.RETRY_AFTER_HEADER))
+                if attempt < self._max_retries:
+                    log.info(
+                        "shopbase %s %s: 429, retry %d in %.2fs", method, template, attempt + 1, retry_after
+                    )
+                    self._sleep(retry_after)
+                    attempt += 1
+                    continue
+                raise ShopBaseRateLimited(
+                    f"ShopBase {method} {template} answered 429 after {attempt} retries",
+                    status=429,
+                    errors=_errors_of(response),
+                    method=method,
+                    path=template,
+                    retry_after=retry_after,
+                )
+            if status >= 500:
+                if idempotent and attempt < self._max_retries:
+                    delay = self._backoff(attempt)
+                    log.warning(
+                        "shopbase %s %s: %d, retry %d in %.2fs", method, template, status, attempt + 1, delay
+                    )
+                    self._sleep(delay)
+                    attempt += 1
+                    continue
+                raise ShopBaseServerError(
+                    f"ShopBase {method} {template} answered {status}",
+                    status=status,
+                    errors=_errors_of(response),
+                    method=method,
+                    path=template,
+                    outcome_unknown=not idempotent,
+                )
+            if status >= 400:
+                raise error_for_status(status, method=method, path=template, errors=_errors_of(response))
+            if status == 204 or not response.content:
+                return None
+            try:
+                return response.json()
+            except ValueError as exc:
+                raise ShopBaseError(
+                    f"ShopBase {method} {template}: invalid JSON in a {status} answer",
+                    status=status,
+                    method=method,
+                    path=template,
+                ) from exc
+
+
+def _errors_of(response: requests.Response) -> Any:
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    if isinstance(body, Mapping):
+        return body.get("errors", body.get("error"))
+    return None
