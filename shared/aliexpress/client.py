@@ -31,8 +31,14 @@ from shared.aliexpress.errors import (
     TransportError,
     error_from_body,
 )
-from shared.aliexpress.models import CreateOrderResult, Product, TokenResponse, TrackingPackage, TrackingResult
-from shared.aliexpress.models import TradeOrder
+from shared.aliexpress.models import (
+    CreateOrderResult,
+    Product,
+    TokenResponse,
+    TrackingPackage,
+    TrackingResult,
+    TradeOrder,
+)
 from shared.aliexpress.signing import sign
 
 logger = logging.getLogger(__name__)
@@ -206,7 +212,9 @@ class AliExpressClient:
         if not parsed.is_success:
             code = parsed.error_code or "UNKNOWN"
             cls = RepeatedOrderError if code == protocol.REPEATED_ORDER_ERROR else BusinessError
-            raise cls(code, parsed.error_msg or "", request_id, api_name=protocol.API_ORDER_CREATE, result=result)
+            raise cls(
+                code, parsed.error_msg or "", request_id, api_name=protocol.API_ORDER_CREATE, result=result
+            )
         if not parsed.order_list:
             raise BusinessError(
                 "EMPTY_ORDER_LIST",
@@ -237,7 +245,9 @@ class AliExpressClient:
             order.order_id = str(ae_order_id)
         return order
 
-    def get_tracking(self, access_token: str, ae_order_id: str, language: str = "en_US") -> list[TrackingPackage]:
+    def get_tracking(
+        self, access_token: str, ae_order_id: str, language: str = "en_US"
+    ) -> list[TrackingPackage]:
         """Packages of an order; `[]` while AliExpress has no tracking yet ("TRACKING DATA NOT FOUND")."""
         body = self.call(
             protocol.API_TRACKING_GET, {"ae_order_id": str(ae_order_id), "language": language}, access_token
@@ -262,7 +272,7 @@ class AliExpressClient:
         target_currency: str = "USD",
         target_language: str = "en",
     ) -> Product:
-        """Product and its SKUs (`sku_attr` is what `create_order` needs). 605 ITEM_ID_NOT_FOUND etc. raise."""
+        """Product and its SKUs (`sku_attr` is what `create_order` needs); 605 ITEM_ID_NOT_FOUND etc. raise."""
         params = {
             "product_id": str(product_id),
             "ship_to_country": ship_to_country,
@@ -286,7 +296,8 @@ class AliExpressClient:
             )
         data = dict(result)
         base = data.get("ae_item_base_info_dto")
-        data["ae_item_base_info_dto"] = {"product_id": str(product_id), **(base if isinstance(base, dict) else {})}
+        base = base if isinstance(base, dict) else {}
+        data["ae_item_base_info_dto"] = {"product_id": str(product_id), **base}
         return self._parse(Product, data, request_id)
 
     # ------------------------------------------------------------------ transport

@@ -43,7 +43,7 @@ class ApiCallLimitError(AliExpressError):
 
 
 class IllegalAccessTokenError(AliExpressError):
-    """`IllegalAccessToken`: the access token is expired or revoked. Refresh it, else the seller must reconnect."""
+    """`IllegalAccessToken`: the access token expired or was revoked. Refresh it, else the seller reconnects."""
 
 
 class IllegalRefreshTokenError(AliExpressError):
@@ -71,7 +71,7 @@ class InvalidAuthorizationError(AliExpressError):
 
 
 class BusinessError(AliExpressError):
-    """A failure reported inside a normal 200 `…_response.result` (`is_success: false`, `ret: false`, `rsp_code`)."""
+    """A failure inside a normal 200 `…_response.result` (`is_success: false`, `ret: false`, `rsp_code`)."""
 
     def __init__(
         self,
@@ -159,8 +159,8 @@ def _text(value: Any) -> str | None:
 def error_from_body(body: Mapping[str, Any], *, http_status: int | None = None) -> AliExpressError | None:
     """The error described by a gateway response body, or None when the body is not an error envelope.
 
-    Handles the wrapped `{"error_response": {...}}` shape and the flat `{type, code, message, request_id}` shape
-    (where `code` "0" means success, as in token responses).
+    Handles the wrapped `{"error_response": {...}}` shape and the flat `{type, code, message, request_id}`
+    shape (where `code` "0" means success, as in token responses).
     """
     wrapped = body.get("error_response")
     if isinstance(wrapped, Mapping):

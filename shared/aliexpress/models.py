@@ -1,9 +1,10 @@
 """Pydantic models for AliExpress DS responses, tolerant of every documented shape (DS API notes §6).
 
-- Lists arrive as plain arrays (`simplify=true`), wrapped in an object (`{"aeop_x": [...]}`, `{"ae_x": [...]}`,
-  `{"tracking_detail": [...]}`, `{"number": [...]}`), or as a bare object when they hold one element.
-- Ids and numbers arrive as strings or numbers. Ids are kept as `str`: AliExpress order ids exceed 2^53, so they
-  must never pass through a float (the client parses JSON with `json.loads`, which keeps big ints exact).
+- Lists arrive as plain arrays (`simplify=true`), wrapped in an object (`{"aeop_x": [...]}`,
+  `{"ae_x": [...]}`, `{"tracking_detail": [...]}`, `{"number": [...]}`), or as a bare object when they hold
+  one element.
+- Ids and numbers arrive as strings or numbers. Ids are kept as `str`: AliExpress order ids exceed 2^53, so
+  they must never pass through a float (the client parses JSON with `json.loads`, which keeps big ints exact).
 - Status values are plain strings, never enums: an unknown value must reach the caller, not crash parsing.
 """
 
@@ -74,6 +75,7 @@ def _money(value: Any) -> Any:
     return value
 
 
+_LIST = BeforeValidator(unwrap_list)
 Id = Annotated[str, BeforeValidator(_to_id)]
 OptId = Annotated[str | None, BeforeValidator(_blank_to_none), BeforeValidator(_to_id)]
 OptInt = Annotated[int | None, BeforeValidator(_blank_to_none)]
@@ -123,7 +125,7 @@ class LogisticsInfo(_Model):
 
 
 class TradeOrder(_Model):
-    """`aliexpress.trade.ds.order.get` result. `order_id` is filled in by the client (the API does not echo it)."""
+    """`aliexpress.trade.ds.order.get` result; `order_id` is filled in by the client (the API omits it)."""
 
     order_id: OptId = None
     order_status: Text = ""
@@ -134,8 +136,8 @@ class TradeOrder(_Model):
     pay_timeout_second: OptInt = None
     order_paidtime_string: OptStr = None
     store_info: StoreInfo | None = None
-    child_order_list: Annotated[list[ChildOrder], BeforeValidator(unwrap_list)] = Field(default_factory=list)
-    logistics_info_list: Annotated[list[LogisticsInfo], BeforeValidator(unwrap_list)] = Field(
+    child_order_list: Annotated[list[ChildOrder], _LIST] = Field(default_factory=list)
+    logistics_info_list: Annotated[list[LogisticsInfo], _LIST] = Field(
         default_factory=list
     )
 
@@ -167,10 +169,14 @@ class TrackingPackage(_Model):
     mail_no: Text = ""
     carrier_name: OptStr = None
     cp_name: OptStr = None
-    cp_website_url: OptStr = Field(default=None, validation_alias=AliasChoices("cp_website_url", "tracking_url"))
-    eta: OptInt = Field(default=None, validation_alias=AliasChoices("eta_time_stamps", "eta_time_stamp", "eta"))
-    detail_node_list: Annotated[list[TrackingNode], BeforeValidator(unwrap_list)] = Field(default_factory=list)
-    package_item_list: Annotated[list[PackageItem], BeforeValidator(unwrap_list)] = Field(default_factory=list)
+    cp_website_url: OptStr = Field(
+        default=None, validation_alias=AliasChoices("cp_website_url", "tracking_url")
+    )
+    eta: OptInt = Field(
+        default=None, validation_alias=AliasChoices("eta_time_stamps", "eta_time_stamp", "eta")
+    )  # epoch ms
+    detail_node_list: Annotated[list[TrackingNode], _LIST] = Field(default_factory=list)
+    package_item_list: Annotated[list[PackageItem], _LIST] = Field(default_factory=list)
 
     @property
     def tracking_url(self) -> str | None:
@@ -220,7 +226,7 @@ class Product(_Model):
     subject: Text = ""
     status: OptStr = Field(default=None, validation_alias=AliasChoices("product_status_type", "status"))
     currency: OptStr = Field(default=None, validation_alias=AliasChoices("currency_code", "currency"))
-    skus: Annotated[list[ProductSku], BeforeValidator(unwrap_list)] = Field(default_factory=list)
+    skus: Annotated[list[ProductSku], _LIST] = Field(default_factory=list)
     image_urls: list[str] = Field(default_factory=list)
     store_id: OptId = None
     store_name: OptStr = None
@@ -248,7 +254,7 @@ class Product(_Model):
 
 class CreateOrderResult(_Model):
     is_success: Bool = False
-    order_list: Annotated[list[Id], BeforeValidator(unwrap_list)] = Field(default_factory=list)
+    order_list: Annotated[list[Id], _LIST] = Field(default_factory=list)
     error_code: OptStr = None
     error_msg: OptStr = None
 

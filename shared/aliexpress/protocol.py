@@ -5,7 +5,7 @@ from __future__ import annotations
 PRODUCTION_GATEWAY = "https://api-sg.aliexpress.com"
 
 # Business APIs go to `/sync` with `method=<name>`; system APIs (names containing '/') to `/rest<name>`.
-# Unconfirmed which of `/rest<path>` or `/sync?method=<path>` the token APIs require; the notes prefer `/rest`.
+# Unconfirmed whether token APIs need `/rest<path>` or `/sync?method=<path>`; the notes prefer `/rest`.
 BUSINESS_PATH = "/sync"
 SYSTEM_PATH_PREFIX = "/rest"
 AUTHORIZE_PATH = "/oauth/authorize"

@@ -181,12 +181,13 @@ class OrderRepository:
     def _batch_get(self, shop: str, order_ids: list[str]) -> list[Order]:
         keys = [{"pk": shop_pk(shop), "sk": order_sk(oid)} for oid in order_ids]
         found: dict[str, Order] = {}
-        resource = self._table.meta.client
-        pending: dict[str, Any] = {self._table.name: {"Keys": [_serialize(k) for k in keys]}}
+        # The resource's client (de)serialises DynamoDB types itself.
+        client = self._table.meta.client
+        pending: dict[str, Any] = {self._table.name: {"Keys": keys}}
         while pending:
-            response = resource.batch_get_item(RequestItems=pending)
-            for raw in response.get("Responses", {}).get(self._table.name, []):
-                order = decode_order(_deserialize(raw))
+            response = client.batch_get_item(RequestItems=pending)
+            for item in response.get("Responses", {}).get(self._table.name, []):
+                order = decode_order(item)
                 found[order.order_id] = order
             pending = response.get("UnprocessedKeys") or {}
         return [found[oid] for oid in order_ids if oid in found]
@@ -228,10 +229,6 @@ class OrderRepository:
             yield from pairs
             if not cursor:
                 return
-
-
-def _serialize(key: dict[str, str]) -> dict[str, Any]:
-    return {k: {"S": v} for k, v in key.items()}
 
 
 def _deserialize(raw: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,66 @@
+"""Seller API: token per shop, tabs with counts, pagination, isolation between shops."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from functions.seller_api import app as seller_api
+from local.apigw import http_event
+from shared.data.shops import put_shop_secrets
+from shared.logic.auth import hash_token
+from tests.integration.test_webhook_order import deliver
+
+
+def call(context: Any, method: str, path: str, token: str | None, query: str = "",
+         body: Any = None) -> tuple[int, dict[str, Any]]:
+    headers = {"authorization": f"Bearer {token}"} if token else {}
+    event = http_event(method, path, headers=headers, query=query,
+                       body=json.dumps(body) if body is not None else None)
+    response = seller_api.lambda_handler(event, context)
+    return response["statusCode"], json.loads(response["body"])
+
+
+@pytest.fixture
+def tokens(shop: str) -> dict[str, str]:
+    put_shop_secrets(shop, {"webhook_secret": "whsec-demo", "api_token_sha256": hash_token("tok-demo")})
+    put_shop_secrets("other-store", {"webhook_secret": "whsec-other", "api_token_sha256": hash_token("tok-other")})
+    return {shop: "tok-demo", "other-store": "tok-other"}
+
+
+def test_tabs_counts_and_pagination(shop: str, tokens: dict[str, str], order_paid: dict[str, Any],
+                                    lambda_context: Any) -> None:
+    for i in range(5):
+        payload = dict(order_paid, id=1000 + i, created_at=f"2026-11-2{i}T00:00:00Z",
+                       financial_status="paid" if i % 2 == 0 else "pending")
+        assert deliver(lambda_context, shop, "orders/create", payload)[0] == 200
+    status, body = call(lambda_context, "GET", f"/shops/{shop}/orders", tokens[shop], "tab=awaiting_order&limit=2")
+    assert status == 200
+    assert [o["order_id"] for o in body["orders"]] == ["1004", "1002"]
+    assert body["counts"]["all"] == 5 and body["counts"]["awaiting_order"] == 3 and body["counts"]["pending"] == 2
+    status, page2 = call(lambda_context, "GET", f"/shops/{shop}/orders", tokens[shop],
+                         f"tab=awaiting_order&limit=2&cursor={body['next_cursor']}")
+    assert [o["order_id"] for o in page2["orders"]] == ["1000"] and page2["next_cursor"] is None
+    status, everything = call(lambda_context, "GET", f"/shops/{shop}/orders", tokens[shop])
+    assert [o["order_id"] for o in everything["orders"]] == ["1004", "1003", "1002", "1001", "1000"]
+
+
+def test_token_is_per_shop_and_other_shops_orders_are_invisible(shop: str, tokens: dict[str, str],
+                                                                order_paid: dict[str, Any],
+                                                                lambda_context: Any) -> None:
+    deliver(lambda_context, shop, "orders/paid", order_paid)
+    assert call(lambda_context, "GET", f"/shops/{shop}/orders", None)[0] == 401
+    assert call(lambda_context, "GET", f"/shops/{shop}/orders", "tok-other")[0] == 401
+    assert call(lambda_context, "GET", f"/shops/{shop}/orders/5549662", tokens[shop])[0] == 200
+    assert call(lambda_context, "GET", "/shops/other-store/orders/5549662", tokens["other-store"])[0] == 404
+    status, body = call(lambda_context, "GET", f"/shops/{shop}/orders", tokens[shop], "limit=1")
+    forged = call(lambda_context, "GET", "/shops/other-store/orders", tokens["other-store"],
+                  f"cursor={body['next_cursor'] or 'eyJwayI6ICJTSE9QI2RlbW8tc3RvcmUifQ=='}")
+    assert forged[0] == 400
+
+
+def test_bad_tab_is_400(shop: str, tokens: dict[str, str], lambda_context: Any) -> None:
+    status, body = call(lambda_context, "GET", f"/shops/{shop}/orders", tokens[shop], "tab=shipped")
+    assert status == 400 and "unknown tab" in body["error"]
