@@ -49,9 +49,9 @@ define lambda_artifact
 	cp -R shared $(ARTIFACTS_DIR)/shared
 	cp functions/__init__.py $(ARTIFACTS_DIR)/functions/
 	cp -R functions/$(1) $(ARTIFACTS_DIR)/functions/$(1)
-	find $(ARTIFACTS_DIR) -name __pycache__ -prune -exec rm -rf {} +
-	$(PYTHON) -m pip install --quiet $(LAMBDA_PIP) --target $(ARTIFACTS_DIR) -c requirements.lock \
+	$(PYTHON) -m pip install --quiet --no-compile $(LAMBDA_PIP) --target $(ARTIFACTS_DIR) -c requirements.lock \
 	  "aws-lambda-powertools[tracer]" pydantic pydantic-settings requests
+	find $(ARTIFACTS_DIR) -name __pycache__ -prune -exec rm -rf {} +
 endef
 
 build-WebhookOrderFunction:
@@ -67,7 +67,7 @@ build: $(SAM_VENV)/.installed
 	  --build-in-source --parallel
 
 build-check: build $(STAMP)
-	$(BIN)/python -m local.check_artifacts .aws-sam/build
+	$(BIN)/python infra/check_artifacts.py .aws-sam/build
 
 clean:
 	rm -rf .aws-sam $(VENV) $(SAM_VENV)

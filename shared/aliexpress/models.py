@@ -202,7 +202,8 @@ class TrackingResult(_Model):
             lines = inner.get("tracking_detail_line_list")
         elif isinstance(inner, list):
             lines = inner
-        return {**data, "packages": unwrap_list(lines)}
+        rest = {k: v for k, v in data.items() if k != "data"}
+        return {**rest, "packages": unwrap_list(lines)}
 
 
 # ---------------------------------------------------------------- aliexpress.ds.product.get

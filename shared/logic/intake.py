@@ -121,9 +121,10 @@ def apply_order_webhook(repo: OrderRepository, shop: str, topic: Topic, incoming
         order = current
         _store_fields(order, incoming, digest)
         target, event = store_target(incoming, topic, {p.tracking_number for p in current.packages})
-        if target is not current.status and is_allowed(current.status, target, event):
+        previous = current.status
+        if target is not previous and is_allowed(previous, target, event):
             order.status = target
-            record(order, current.status, target, event, now)
+            record(order, previous, target, event, now)
             if event is Event.STORE_FULFILLED:
                 order.fulfilled_in_store = True
             if event is Event.STORE_CANCELLED and current.aliexpress_placed:

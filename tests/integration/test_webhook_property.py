@@ -1,0 +1,73 @@
+"""Property: whatever the delivery order and duplication, the table ends with the newest version of each order."""
+
+from __future__ import annotations
+
+import copy
+import json
+import random
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from shared.data.orders import OrderRepository
+from shared.lifecycle import TRANSITIONS
+from shared.logic.intake import body_hash
+from shared.models.order import OrderStatus
+from tests.integration.test_webhook_order import deliver
+
+BASE = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+
+
+def versions(order_paid: dict[str, Any], order_id: int, rng: random.Random) -> list[tuple[str, dict[str, Any]]]:
+    """The webhooks one order produces over its life, oldest first: (topic, body)."""
+    steps = [("orders/create", {"financial_status": "pending"}), ("orders/paid", {"financial_status": "paid"}),
+             ("orders/updated", {"financial_status": "paid", "note": "address fixed"})]
+    if rng.random() < 0.3:
+        steps.append(("orders/cancelled", {"financial_status": "refunded", "cancelled_at": "2026-11-21T00:00:00Z"}))
+    out = []
+    for n, (topic, changes) in enumerate(steps):
+        body = copy.deepcopy(order_paid)
+        body.update(id=order_id, name=f"#{order_id}", updated_at=(BASE + timedelta(minutes=n)).isoformat(),
+                    created_at=BASE.isoformat(), **changes)
+        out.append((topic, body))
+    return out
+
+
+def expected_status(body: dict[str, Any]) -> OrderStatus:
+    if body.get("cancelled_at"):
+        return OrderStatus.CANCELED
+    return OrderStatus.AWAITING_ORDER if body["financial_status"] == "paid" else OrderStatus.PENDING
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_random_order_with_duplicates_keeps_the_newest(shop: str, order_paid: dict[str, Any],
+                                                       lambda_context: Any, seed: int) -> None:
+    rng = random.Random(seed)
+    all_versions = {1000 + i: versions(order_paid, 1000 + i, rng) for i in range(20)}
+    deliveries = [v for vs in all_versions.values() for v in vs]
+    deliveries += [rng.choice(deliveries) for _ in range(len(deliveries) * 3)]  # duplicates
+    rng.shuffle(deliveries)
+    assert len(deliveries) >= 250
+    outcomes: dict[str, int] = {}
+    for topic, body in deliveries:
+        status, answer = deliver(lambda_context, shop, topic, body)
+        assert status == 200
+        outcomes[answer["outcome"]] = outcomes.get(answer["outcome"], 0) + 1
+    assert outcomes["created"] == 20 and outcomes.get("duplicate", 0) > 0 and outcomes.get("stale", 0) > 0
+
+    repo = OrderRepository()
+    for order_id, vs in all_versions.items():
+        newest_topic, newest = vs[-1]
+        order = repo.get(shop, str(order_id))
+        assert order is not None
+        assert order.body_hash == body_hash(json.dumps(newest).encode())
+        assert order.store_updated_at == datetime.fromisoformat(newest["updated_at"])
+        assert order.status is expected_status(newest)
+        # The history is a chain of allowed transitions from nothing to the current status.
+        assert order.history[0].from_status is None
+        for before, after in zip(order.history, order.history[1:], strict=False):
+            assert after.from_status is before.to_status
+        for change in order.history:
+            assert (change.from_status, change.to_status) in TRANSITIONS
+        assert order.history[-1].to_status is order.status
