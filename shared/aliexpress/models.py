@@ -51,7 +51,7 @@ def _to_id(value: Any) -> Any:
         return str(int(value)) if value == value.to_integral_value() else str(value)
     if isinstance(value, float):
         # A float above 2^53 has already lost digits somewhere upstream: refuse rather than return a wrong id.
-        if not value.is_integer() or abs(value) > 2**53:
+        if not value.is_integer() or abs(value) >= 2**53:
             raise ValueError("id arrived as a lossy float")
         return str(int(value))
     if isinstance(value, str):

@@ -225,3 +225,42 @@ def test_very_large_order_fits_one_item(shop: str, order_paid: dict[str, Any], l
     assert deliver(lambda_context, shop, "orders/paid", payload)[0] == 200
     order = OrderRepository().get(shop, "5549662")
     assert order is not None and len(order.line_items) == 1500
+
+
+def test_event_in_the_exact_shape_sam_generates(shop: str, order_paid: dict[str, Any], lambda_context: Any) -> None:
+    """tests/fixtures/apigw_http_api_proxy.json is `sam local generate-event apigateway http-api-proxy`."""
+    import base64
+    from pathlib import Path
+
+    event = json.loads((Path(__file__).parent.parent / "fixtures" / "apigw_http_api_proxy.json").read_text())
+    body = json.dumps(order_paid).encode()
+    path = f"/webhooks/shopbase/{shop}/orders/paid"
+    event["rawPath"] = event["requestContext"]["http"]["path"] = path
+    event["routeKey"] = event["requestContext"]["routeKey"] = "POST /webhooks/shopbase/{shop}/orders/paid"
+    event["pathParameters"] = {"shop": shop}
+    event["headers"] = {"Content-Type": "application/json", "X-ShopBase-Hmac-SHA256": sign_webhook(SECRET, body),
+                        "X-ShopBase-Shop-Domain": f"{shop}.onshopbase.com"}
+    event["body"] = base64.b64encode(body).decode()
+    response = webhook.lambda_handler(event, lambda_context)
+    assert response["statusCode"] == 200 and json.loads(response["body"]) == {"outcome": "created"}
+
+
+def test_logs_carry_a_correlation_id_and_no_personal_data(shop: str, order_paid: dict[str, Any],
+                                                          lambda_context: Any) -> None:
+    import io
+
+    from shared.observability import logger
+
+    stream = io.StringIO()
+    previous = logger.registered_handler.setStream(stream)  # type: ignore[union-attr]
+    try:
+        deliver(lambda_context, shop, "orders/paid", order_paid)
+        deliver(lambda_context, shop, "orders/paid", dict(order_paid, line_items="oops"))
+    finally:
+        logger.registered_handler.setStream(previous)  # type: ignore[union-attr]
+    out = stream.getvalue()
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert len(lines) == 2 and all(line.get("correlation_id") for line in lines)
+    assert {line["message"] for line in lines} == {"webhook applied", "webhook rejected"}
+    for secret in ("jane.doe@example.com", "12 Example Street", "Springfield", "+1 217 555 0100", SECRET):
+        assert secret not in out

@@ -390,6 +390,7 @@ def test_connection_refused_retried_even_for_post(sleeps: SleepRecorder) -> None
 def test_random_faults_are_absorbed_by_get_retries(sim: ShopBaseSimulator, make_client: MakeClient) -> None:
     order = sim.make_order(SHOP)
     client = make_client(max_retries=8)
+    sim.set_rate_limit(SHOP, burst=1000)  # the recorded sleep never waits for the real bucket
     sim.set_faults(error_rate=0.3, rate_limit_rate=0.1, seed=7, methods=["GET"])
     for _ in range(20):
         client.get_order(order["id"])

@@ -1,0 +1,264 @@
+"""A seller's AliExpress connection: OAuth connect, token refresh, and loud disconnects.
+
+Every AliExpress business call for a shop goes through `AliExpressAccounts.call(shop, fn)`:
+- the access token is kept in memory until `refresh_margin` before its expiry, then refreshed proactively;
+- `IllegalAccessToken` → one refresh, one retry;
+- no token, a refused refresh, or a refused retry → the shop is marked disconnected (ShopSettings), the
+  `AliExpressDisconnected` metric fires and `AliExpressDisconnected` is raised, so the caller flags its order
+  with RECONNECT_ATTENTION. An expired connection never fails silently.
+Transient failures (timeouts, 5xx, rate limit) are never taken for a disconnect: they propagate as is.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from functools import lru_cache
+from typing import TypeVar
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities import parameters
+from pydantic import BaseModel, ConfigDict, SecretStr
+
+from shared.aliexpress.client import AliExpressClient
+from shared.aliexpress.errors import (
+    AliExpressError,
+    ApiCallLimitError,
+    IllegalAccessTokenError,
+    ServiceUnavailableError,
+    TransportError,
+)
+from shared.aliexpress.models import TokenResponse
+from shared.data.aliexpress_tokens import AliExpressTokenStore, StoredToken
+from shared.data.shops import ShopRepository
+from shared.models.order import Order
+from shared.observability import logger, metrics
+from shared.settings import get_settings
+
+T = TypeVar("T")
+
+# Refresh this long before the access token expires (test-mode apps get 24 h tokens).
+REFRESH_MARGIN_SECONDS = 30 * 60
+# Used when AliExpress gives no lifetime: short, so the next call refreshes rather than trusts it.
+UNKNOWN_LIFETIME_SECONDS = 60 * 60
+STATE_TTL_SECONDS = 10 * 60
+RECONNECT_ATTENTION = "Reconnect AliExpress: the connection expired or was revoked, so this order cannot be handled."
+TRANSIENT_ERRORS = (TransportError, ServiceUnavailableError, ApiCallLimitError)
+
+
+class AliExpressDisconnected(Exception):
+    """The shop has no working AliExpress connection: the seller must reconnect."""
+
+    def __init__(self, shop: str, problem: str = "AliExpress connection expired or revoked") -> None:
+        super().__init__(f"{shop}: {problem}")
+        self.shop = shop
+        self.problem = problem
+
+
+class InvalidState(ValueError):
+    """An OAuth `state` that is malformed, forged or expired."""
+
+
+class AppCredentials(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    aliexpress_app_key: str
+    aliexpress_app_secret: SecretStr
+    state_signing_key: SecretStr
+
+
+def app_credentials() -> AppCredentials:
+    """The app secret (APP_SECRET_NAME), cached by Powertools for SECRET_MAX_AGE_SECONDS."""
+    settings = get_settings()
+    raw = parameters.get_secret(settings.app_secret_name, transform="json", max_age=settings.secret_max_age_seconds)
+    return AppCredentials.model_validate(raw)
+
+
+# ---------------------------------------------------------------- OAuth state
+
+def _state_mac(key: str, message: str) -> str:
+    return hmac.new(key.encode(), f"aliexpress-connect|{message}".encode(), hashlib.sha256).hexdigest()
+
+
+def sign_state(shop: str, key: str, now: float, ttl: int = STATE_TTL_SECONDS) -> str:
+    """`<shop>.<expiry>.<nonce>.<hmac>`: binds the callback to the shop that started the flow, for `ttl` s."""
+    message = f"{shop}.{int(now) + ttl}.{secrets.token_hex(8)}"
+    return f"{message}.{_state_mac(key, message)}"
+
+
+def verify_state(state: str, key: str, now: float) -> str:
+    """The shop named by a valid, unexpired state; InvalidState otherwise."""
+    parts = state.split(".")
+    if len(parts) != 4 or not parts[1].isdigit():
+        raise InvalidState("state is malformed")
+    message = ".".join(parts[:3])
+    if not hmac.compare_digest(_state_mac(key, message), parts[3]):
+        raise InvalidState("state signature does not match")
+    if int(parts[1]) < now:
+        raise InvalidState("state expired: start the connection again")
+    return parts[0]
+
+
+# ---------------------------------------------------------------- accounts
+
+def flag_reconnect(order: Order) -> Order | None:
+    """The order marked "reconnect AliExpress" (attention keeps its tab); None when already flagged."""
+    if order.attention == RECONNECT_ATTENTION:
+        return None
+    order.attention = RECONNECT_ATTENTION
+    return order
+
+
+class AliExpressAccounts:
+    """Thread-safe; one per container (see default_accounts)."""
+
+    def __init__(self, client: AliExpressClient, tokens: AliExpressTokenStore | None = None,
+                 shops: ShopRepository | None = None, clock: Callable[[], float] = time.time,
+                 refresh_margin: float = REFRESH_MARGIN_SECONDS) -> None:
+        self.client = client
+        self._tokens = tokens if tokens is not None else AliExpressTokenStore()
+        self._shops = shops if shops is not None else ShopRepository()
+        self._clock = clock
+        self._margin_ms = int(refresh_margin * 1000)
+        self._cache: dict[str, StoredToken] = {}
+        self._locks: dict[str, threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    # ------------------------------------------------------------ public
+
+    def call(self, shop: str, fn: Callable[[AliExpressClient, str], T]) -> T:
+        token = self._current(shop)
+        try:
+            return fn(self.client, token.access_token.get_secret_value())
+        except IllegalAccessTokenError:
+            logger.warning("aliexpress access token refused; refreshing", extra={"shop": shop})
+            fresh = self._refresh(shop, stale=token, force=True)
+        try:
+            return fn(self.client, fresh.access_token.get_secret_value())
+        except IllegalAccessTokenError:
+            # A token just issued and still refused: the authorization itself was revoked.
+            raise self._disconnect(shop, "AliExpress refused a freshly refreshed token (authorization revoked)") \
+                from None
+
+    def connect(self, shop: str, code: str) -> StoredToken:
+        """Exchange an authorization code, store the pair, mark the shop connected."""
+        token = self._stored(self.client.create_token(code), previous=None)
+        self._tokens.put(shop, token)
+        with self._guard:
+            self._cache[shop] = token
+        self._shops.update_settings(shop, aliexpress_connected=True, aliexpress_problem=None)
+        metrics.add_metric(name="AliExpressConnected", unit=MetricUnit.Count, value=1)
+        logger.info("aliexpress connected", extra={"shop": shop})
+        return token
+
+    def forget(self, shop: str | None = None) -> None:
+        """Drop cached tokens (tests, or after the seller disconnects)."""
+        with self._guard:
+            if shop is None:
+                self._cache.clear()
+            else:
+                self._cache.pop(shop, None)
+
+    # ------------------------------------------------------------ internals
+
+    def _now_ms(self) -> int:
+        return int(self._clock() * 1000)
+
+    def _lock(self, shop: str) -> threading.Lock:
+        with self._guard:
+            return self._locks.setdefault(shop, threading.Lock())
+
+    def _fresh_enough(self, token: StoredToken) -> bool:
+        return token.expire_time - self._margin_ms > self._now_ms()
+
+    def _current(self, shop: str) -> StoredToken:
+        with self._guard:
+            cached = self._cache.get(shop)
+        if cached is not None and self._fresh_enough(cached):
+            return cached
+        with self._lock(shop):
+            token = self._cache.get(shop) or self._tokens.get(shop)
+            if token is None:
+                raise self._disconnect(shop, "AliExpress is not connected")
+            if self._fresh_enough(token):
+                self._remember(shop, token)
+                return token
+            try:
+                return self._refresh_locked(shop, token)
+            except TRANSIENT_ERRORS:
+                # Proactive refresh failed for a passing reason: the old token still works until it expires.
+                if token.expire_time > self._now_ms():
+                    return token
+                raise
+
+    def _refresh(self, shop: str, stale: StoredToken, force: bool) -> StoredToken:
+        with self._lock(shop):
+            cached = self._cache.get(shop)
+            if cached is not None and cached.access_token != stale.access_token:
+                return cached  # another thread refreshed while we waited
+            return self._refresh_locked(shop, stale, force=force)
+
+    def _refresh_locked(self, shop: str, stale: StoredToken, force: bool = False) -> StoredToken:
+        stored = self._tokens.get(shop)
+        if stored is None:
+            raise self._disconnect(shop, "AliExpress is not connected")
+        if stored.access_token != stale.access_token and (
+                self._fresh_enough(stored) or (force and stored.expire_time > self._now_ms())):
+            # Another container already refreshed (a refresh token works once): use its pair.
+            self._remember(shop, stored)
+            return stored
+        if stored.refresh_token_valid_time is not None and stored.refresh_token_valid_time <= self._now_ms():
+            raise self._disconnect(shop, "AliExpress authorization expired")
+        try:
+            response = self.client.refresh_token(stored.refresh_token.get_secret_value())
+        except TRANSIENT_ERRORS:
+            raise
+        except AliExpressError as error:
+            again = self._tokens.get(shop)
+            if again is not None and again.access_token != stored.access_token:
+                self._remember(shop, again)  # lost a refresh race to another container
+                return again
+            raise self._disconnect(shop, f"AliExpress refused to refresh the connection ({error.code})") from error
+        fresh = self._stored(response, previous=stored)
+        self._tokens.put(shop, fresh)
+        self._remember(shop, fresh)
+        metrics.add_metric(name="AliExpressTokenRefreshed", unit=MetricUnit.Count, value=1)
+        return fresh
+
+    def _remember(self, shop: str, token: StoredToken) -> None:
+        with self._guard:
+            self._cache[shop] = token
+
+    def _stored(self, response: TokenResponse, previous: StoredToken | None) -> StoredToken:
+        now = self._now_ms()
+        refresh = response.refresh_token or (previous.refresh_token.get_secret_value() if previous else "")
+        return StoredToken(
+            access_token=SecretStr(response.access_token),
+            refresh_token=SecretStr(refresh),
+            expire_time=response.expire_time or now + UNKNOWN_LIFETIME_SECONDS * 1000,
+            refresh_token_valid_time=response.refresh_token_valid_time
+            or (previous.refresh_token_valid_time if previous else None),
+            user_id=response.user_id or (previous.user_id if previous else None),
+            account=response.account or (previous.account if previous else None),
+            updated_at=now,
+        )
+
+    def _disconnect(self, shop: str, problem: str) -> AliExpressDisconnected:
+        self.forget(shop)
+        self._shops.update_settings(shop, aliexpress_connected=False, aliexpress_problem=problem)
+        metrics.add_metric(name="AliExpressDisconnected", unit=MetricUnit.Count, value=1)
+        logger.error("aliexpress disconnected", extra={"shop": shop, "problem": problem})
+        return AliExpressDisconnected(shop, problem)
+
+
+@lru_cache(maxsize=1)
+def default_accounts() -> AliExpressAccounts:
+    """The container's accounts: client from settings + app secret, tokens from Secrets Manager."""
+    credentials = app_credentials()
+    client = AliExpressClient(get_settings().aliexpress_gateway_url, credentials.aliexpress_app_key,
+                              credentials.aliexpress_app_secret.get_secret_value())
+    return AliExpressAccounts(client)
