@@ -10,7 +10,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from local.template import load_template, resources_of_type  # noqa: E402
+from local.template import load_template, resources_of_type
 
 REQUIRED_PACKAGES = ("aws_lambda_powertools", "pydantic", "pydantic_settings", "requests")
 
@@ -31,7 +31,8 @@ def check_function(build_dir: Path, logical_id: str, handler: str) -> list[str]:
             problems.append(f"{logical_id}: dependency {package} missing")
     natives = list(root.glob("pydantic_core/_pydantic_core.*.so"))
     if not natives or not all("cpython-313-aarch64-linux-gnu" in so.name for so in natives):
-        problems.append(f"{logical_id}: pydantic_core is not built for cpython-313 aarch64: {[p.name for p in natives]}")
+        names = [p.name for p in natives]
+        problems.append(f"{logical_id}: pydantic_core is not built for cpython-313 aarch64: {names}")
     if list(root.rglob("__pycache__")):
         problems.append(f"{logical_id}: stray __pycache__ folders")
     if (root / "tests").exists() or (root / ".venv").exists():

@@ -55,7 +55,7 @@ def test_token_is_per_shop_and_other_shops_orders_are_invisible(shop: str, token
     assert call(lambda_context, "GET", f"/shops/{shop}/orders", "tok-other")[0] == 401
     assert call(lambda_context, "GET", f"/shops/{shop}/orders/5549662", tokens[shop])[0] == 200
     assert call(lambda_context, "GET", "/shops/other-store/orders/5549662", tokens["other-store"])[0] == 404
-    status, body = call(lambda_context, "GET", f"/shops/{shop}/orders", tokens[shop], "limit=1")
+    _, body = call(lambda_context, "GET", f"/shops/{shop}/orders", tokens[shop], "limit=1")
     forged = call(lambda_context, "GET", "/shops/other-store/orders", tokens["other-store"],
                   f"cursor={body['next_cursor'] or 'eyJwayI6ICJTSE9QI2RlbW8tc3RvcmUifQ=='}")
     assert forged[0] == 400

@@ -58,7 +58,7 @@ def test_random_order_with_duplicates_keeps_the_newest(shop: str, order_paid: di
 
     repo = OrderRepository()
     for order_id, vs in all_versions.items():
-        newest_topic, newest = vs[-1]
+        _, newest = vs[-1]
         order = repo.get(shop, str(order_id))
         assert order is not None
         assert order.body_hash == body_hash(json.dumps(newest).encode())
