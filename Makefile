@@ -57,6 +57,27 @@ endef
 build-WebhookOrderFunction:
 	$(call lambda_artifact,webhook_order)
 
+build-PushTrackingFunction:
+	$(call lambda_artifact,push_tracking)
+
+build-NotifyCustomerFunction:
+	$(call lambda_artifact,notify_customer)
+
+build-ConnectAliExpressFunction:
+	$(call lambda_artifact,connect_aliexpress)
+
+build-SellerApiFunction:
+	$(call lambda_artifact,seller_api)
+
+build-PlaceOrdersFunction:
+	$(call lambda_artifact,place_orders)
+
+build-SyncStatusFunction:
+	$(call lambda_artifact,sync_status)
+
+build-SyncWorkerFunction:
+	$(call lambda_artifact,sync_worker)
+
 $(SAM_VENV)/.installed:
 	$(PYTHON) -m venv $(SAM_VENV)
 	$(SAM_VENV)/bin/pip install --quiet aws-sam-cli==1.170.0

@@ -10,6 +10,7 @@ import json
 import logging
 import secrets as pysecrets
 import string
+import urllib.request
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,9 +41,16 @@ class MotoServer:
         self.url = ""
 
     def start(self) -> MotoServer:
+        # werkzeug logs every AWS call at INFO; the runtime's own output is what the operator reads.
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
         self._server.start()
         host, port = self._server.get_host_and_port()
         self.url = f"http://{host}:{port}"
+        # moto's backends are per process, not per server: a stack started earlier in this process left
+        # its tables and queues there. Start empty (one stack per process at a time).
+        with urllib.request.urlopen(urllib.request.Request(f"{self.url}/moto-api/reset", method="POST"),  # noqa: S310
+                                    timeout=10) as response:
+            response.read()
         return self
 
     def stop(self) -> None:
@@ -161,13 +169,13 @@ def _create(logical_id: str, res: dict[str, Any], resolver: Resolver, endpoint: 
     if kind == "AWS::Serverless::Function":
         resolver.refs[logical_id] = _physical_name(stack, logical_id)
         resolver.attrs[f"{logical_id}.Arn"] = f"{arn_base.format('lambda')}:function:{stack}-{logical_id}"
-        return False  # run in-process by the runtime, not created in moto
+        return True  # run in-process by the runtime, not created in moto
     if kind in ("AWS::Serverless::HttpApi", "AWS::Serverless::Api"):
-        resolver.refs[logical_id] = "local"
-        return False
+        resolver.refs.setdefault(logical_id, "local")
+        return True  # served by the runtime's HTTP server
     if kind == "AWS::Logs::LogGroup":
         resolver.refs[logical_id] = resolver.try_resolve(props.get("LogGroupName"), logical_id)
-        return False
+        return True  # function logs go to the runtime's stdout
     # IAM roles/policies, alarms, dashboards, schedules (fired by the runtime): nothing to create locally.
     resolver.refs.setdefault(logical_id, _physical_name(stack, logical_id))
     resolver.attrs.setdefault(f"{logical_id}.Arn", f"arn:aws:local:{REGION}:{ACCOUNT}:{stack}-{logical_id}")

@@ -33,11 +33,18 @@ def _json(status: int, body: dict[str, Any]) -> Response:
 
 
 def redirect_uri() -> str:
-    # The callback registered in the AliExpress console; it must match exactly, so it is configuration.
-    uri = os.environ.get("ALIEXPRESS_REDIRECT_URI", "")
-    if not uri:
-        raise RuntimeError("ALIEXPRESS_REDIRECT_URI is not set")
-    return uri
+    """The callback registered in the AliExpress console (ALIEXPRESS_REDIRECT_URI); it must match exactly.
+
+    Unset, it is this API's own callback URL (the template cannot pass the API's URL to a function that is
+    one of its integrations without a dependency cycle).
+    """
+    uri = os.environ.get("ALIEXPRESS_REDIRECT_URI", "").strip()
+    if uri:
+        return uri
+    context = app.current_event.request_context
+    stage = context.stage
+    prefix = "" if not stage or stage == "$default" else f"/{stage}"
+    return f"https://{context.domain_name}{prefix}/connect/aliexpress/callback"
 
 
 @app.get("/connect/aliexpress")

@@ -14,7 +14,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
-from functions.seller_api import routes_orders
+from functions.seller_api import routes_fulfill, routes_links, routes_orders, routes_placement, routes_sync
 from functions.seller_api.common import ApiError, error_response
 from shared.data.orders import InvalidCursor
 from shared.logic.auth import is_valid_seller_token
@@ -22,6 +22,10 @@ from shared.observability import logger, metrics, tracer
 
 app = APIGatewayHttpResolver()
 app.include_router(routes_orders.router)
+app.include_router(routes_fulfill.router)
+app.include_router(routes_links.router)
+app.include_router(routes_placement.router)
+app.include_router(routes_sync.router)
 
 
 def require_shop_token(app: APIGatewayHttpResolver, next_middleware: Any) -> Response:

@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from shared.data.orders import OrderRepository
 from shared.data.shops import get_shop_secrets
+from shared.logic.auto_place import auto_place_hook
 from shared.logic.intake import IntakeResult, Topic, apply_order_webhook, apply_refund_webhook, body_hash
 from shared.models.shopbase_order import ShopBaseOrder, ShopBaseRefund
 from shared.observability import logger, metrics, tracer
@@ -74,6 +75,7 @@ def _receive(shop: str, topic: Topic) -> Response:
         first = error.errors()[0]
         field = ".".join(str(part) for part in first["loc"])
         return _error(422, f"{field}: {first['msg']}", "schema", field=field)
+    auto_place_hook(result.order)  # auto_place shops: a paid, unplaced order goes to PlaceOrdersQueue
     metrics.add_metric(name=f"Webhook_{result.outcome.value}", unit=MetricUnit.Count, value=1)
     logger.info("webhook applied", extra={"shop": shop, "topic": topic.value, "outcome": result.outcome.value,
                                           "order_id": result.order.order_id if result.order else None})

@@ -194,7 +194,9 @@ class AliExpressClient:
         """Place an order; returns the AliExpress order ids (one per supplier store).
 
         `out_order_id` is mandatory: AliExpress treats it as an idempotency key for 24 h, which is the only
-        thing that makes retrying after an ambiguous failure (timeout, 5xx) safe.
+        thing that makes retrying after an ambiguous failure (timeout, 5xx) safe. Should AliExpress answer a
+        repeat with REPEATED_ORDER_ERROR instead of the original ids, `RepeatedOrderError` is raised: the
+        order exists and must be reconciled, never placed again under a new reference.
         """
         if not out_order_id or not out_order_id.strip():
             raise ValueError("create_order needs a non-empty out_order_id: it is what makes a retry safe")
@@ -320,7 +322,7 @@ class AliExpressClient:
         if idempotent is None:
             idempotent = api_name != protocol.API_ORDER_CREATE or _order_create_is_protected(params)
         encoded = {k: v for k, v in ((k, _encode_param(v)) for k, v in params.items()) if v is not None}
-        if api_name.startswith("/"):
+        if "/" in api_name:  # system API, e.g. /auth/token/create
             url = f"{self.gateway_url}{protocol.SYSTEM_PATH_PREFIX}{api_name}"
         else:
             url = f"{self.gateway_url}{protocol.BUSINESS_PATH}"

@@ -57,7 +57,7 @@ class LinkRepository:
                                            ReturnValues="ALL_OLD")
         return bool(response.get("Attributes"))
 
-    def list(self, shop: str) -> list[Link]:
+    def list_links(self, shop: str) -> list[Link]:
         kwargs: dict[str, Any] = {
             "KeyConditionExpression": Key("pk").eq(shop_pk(shop)) & Key("sk").begins_with(LINK_PREFIX)}
         links: list[Link] = []

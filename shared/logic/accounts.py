@@ -255,10 +255,14 @@ class AliExpressAccounts:
         return AliExpressDisconnected(shop, problem)
 
 
-@lru_cache(maxsize=1)
-def default_accounts() -> AliExpressAccounts:
-    """The container's accounts: client from settings + app secret, tokens from Secrets Manager."""
+@lru_cache(maxsize=4)
+def default_accounts(timeout: float | tuple[float, float] = (3.05, 10), max_retries: int = 3) -> AliExpressAccounts:
+    """The container's accounts: client from settings + app secret, tokens from Secrets Manager.
+
+    Functions behind API Gateway (30 s) pass a smaller timeout/retry budget than queue workers.
+    """
     credentials = app_credentials()
     client = AliExpressClient(get_settings().aliexpress_gateway_url, credentials.aliexpress_app_key,
-                              credentials.aliexpress_app_secret.get_secret_value())
+                              credentials.aliexpress_app_secret.get_secret_value(), timeout=timeout,
+                              max_retries=max_retries)
     return AliExpressAccounts(client)

@@ -12,9 +12,10 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 import requests
+from pydantic import BaseModel, ValidationError
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import NewConnectionError
 
@@ -24,6 +25,7 @@ from shared.shopbase.errors import (
     ShopBaseError,
     ShopBaseNotFound,
     ShopBaseRateLimited,
+    ShopBaseResponseError,
     ShopBaseServerError,
     ShopBaseTimeout,
     error_for_status,
@@ -32,6 +34,7 @@ from shared.shopbase.models import Fulfillment, Order, Webhook
 from shared.shopbase.throttle import LeakyBucketThrottle, throttle_for
 
 log = logging.getLogger(__name__)
+M = TypeVar("M", bound=BaseModel)
 
 USER_AGENT = "dropship-connector/0.1 (+shopbase-client)"
 _SHOP_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
@@ -143,11 +146,10 @@ class ShopBaseClient:
     def get_order(self, order_id: int) -> Order:
         """The order; `ShopBaseNotFound` if it was deleted."""
         data = self._request("GET", protocol.ORDER_PATH, order_id=int(order_id))
-        return Order.model_validate(self._unwrap(data, protocol.ORDER_KEY, "GET", protocol.ORDER_PATH))
+        item = self._unwrap(data, protocol.ORDER_KEY, "GET", protocol.ORDER_PATH)
+        return self._parse(Order, item, "GET", protocol.ORDER_PATH)
 
-    def list_orders(
-        self, *, limit: int = 50, page: int = 1, status: str = "any", **filters: str | int
-    ) -> list[Order]:
+    def list_orders(self, *, limit: int = 50, page: int = 1, status: str = "any", **filters: str | int) -> list[Order]:
         """One page of orders. `filters`: e.g. updated_at_min/created_at_min (ISO 8601), financial_status.
 
         ShopBase answers 429 to offsets past 100,000 records; that is refused here up front.
@@ -159,14 +161,14 @@ class ShopBaseClient:
         params: dict[str, str | int] = {"limit": limit, "page": page, "status": status, **filters}
         data = self._request("GET", protocol.ORDERS_PATH, params=params)
         items = self._unwrap(data, protocol.ORDERS_KEY, "GET", protocol.ORDERS_PATH)
-        return [Order.model_validate(item) for item in items]
+        return self._parse_list(Order, items, "GET", protocol.ORDERS_PATH)
 
     # --- Fulfillments ----------------------------------------------------------------------------
 
     def list_fulfillments(self, order_id: int) -> list[Fulfillment]:
         data = self._request("GET", protocol.FULFILLMENTS_PATH, order_id=int(order_id))
         items = self._unwrap(data, protocol.FULFILLMENTS_KEY, "GET", protocol.FULFILLMENTS_PATH)
-        return [Fulfillment.model_validate(item) for item in items]
+        return self._parse_list(Fulfillment, items, "GET", protocol.FULFILLMENTS_PATH)
 
     def create_fulfillment(
         self,
@@ -195,7 +197,7 @@ class ShopBaseClient:
         )
         data = self._request("POST", protocol.FULFILLMENTS_PATH, json_body=payload, order_id=int(order_id))
         item = self._unwrap(data, protocol.FULFILLMENT_KEY, "POST", protocol.FULFILLMENTS_PATH)
-        return Fulfillment.model_validate(item)
+        return self._parse(Fulfillment, item, "POST", protocol.FULFILLMENTS_PATH)
 
     def update_fulfillment_tracking(
         self,
@@ -222,7 +224,7 @@ class ShopBaseClient:
             fulfillment_id=int(fulfillment_id),
         )
         item = self._unwrap(data, protocol.FULFILLMENT_KEY, "PUT", protocol.FULFILLMENT_PATH)
-        return Fulfillment.model_validate(item)
+        return self._parse(Fulfillment, item, "PUT", protocol.FULFILLMENT_PATH)
 
     # --- Webhooks --------------------------------------------------------------------------------
 
@@ -231,14 +233,13 @@ class ShopBaseClient:
         `ensure_webhook` for a re-runnable variant)."""
         payload = protocol.webhook_create_payload(topic, address, fmt)
         data = self._request("POST", protocol.WEBHOOKS_PATH, json_body=payload)
-        return Webhook.model_validate(
-            self._unwrap(data, protocol.WEBHOOK_KEY, "POST", protocol.WEBHOOKS_PATH)
-        )
+        item = self._unwrap(data, protocol.WEBHOOK_KEY, "POST", protocol.WEBHOOKS_PATH)
+        return self._parse(Webhook, item, "POST", protocol.WEBHOOKS_PATH)
 
     def list_webhooks(self) -> list[Webhook]:
         data = self._request("GET", protocol.WEBHOOKS_PATH)
         items = self._unwrap(data, protocol.WEBHOOKS_KEY, "GET", protocol.WEBHOOKS_PATH)
-        return [Webhook.model_validate(item) for item in items]
+        return self._parse_list(Webhook, items, "GET", protocol.WEBHOOKS_PATH)
 
     def ensure_webhook(self, topic: str, address: str) -> Webhook:
         """The existing subscription of `address` to `topic`, or a new one."""
@@ -269,10 +270,29 @@ class ShopBaseClient:
     @staticmethod
     def _unwrap(data: Any, key: str, method: str, template: str) -> Any:
         if not isinstance(data, Mapping) or key not in data:
-            raise ShopBaseError(
+            raise ShopBaseResponseError(
                 f"ShopBase {method} {template}: response without '{key}'", method=method, path=template
             )
         return data[key]
+
+    @staticmethod
+    def _parse(model: type[M], data: Any, method: str, template: str) -> M:
+        try:
+            return model.model_validate(data)
+        except ValidationError as exc:
+            # Field locations only: pydantic's own message would echo values (customer data).
+            locations = [".".join(str(part) for part in err["loc"]) for err in exc.errors()]
+            raise ShopBaseResponseError(
+                f"ShopBase {method} {template}: unexpected {model.__name__} shape",
+                errors=locations,
+                method=method,
+                path=template,
+            ) from None
+
+    def _parse_list(self, model: type[M], data: Any, method: str, template: str) -> list[M]:
+        if not isinstance(data, list):
+            raise ShopBaseResponseError(f"ShopBase {method} {template}: expected a list", method=method, path=template)
+        return [self._parse(model, item, method, template) for item in data]
 
     def _observe_limit(self, response: requests.Response) -> None:
         parsed = protocol.parse_call_limit(response.headers.get(protocol.CALL_LIMIT_HEADER))
@@ -341,9 +361,7 @@ class ShopBaseClient:
                 self._throttle.note_rate_limited()
                 retry_after = protocol.parse_retry_after(response.headers.get(protocol.RETRY_AFTER_HEADER))
                 if attempt < self._max_retries:
-                    log.info(
-                        "shopbase %s %s: 429, retry %d in %.2fs", method, template, attempt + 1, retry_after
-                    )
+                    log.info("shopbase %s %s: 429, retry %d in %.2fs", method, template, attempt + 1, retry_after)
                     self._sleep(retry_after)
                     attempt += 1
                     continue
@@ -358,9 +376,7 @@ class ShopBaseClient:
             if status >= 500:
                 if idempotent and attempt < self._max_retries:
                     delay = self._backoff(attempt)
-                    log.warning(
-                        "shopbase %s %s: %d, retry %d in %.2fs", method, template, status, attempt + 1, delay
-                    )
+                    log.warning("shopbase %s %s: %d, retry %d in %.2fs", method, template, status, attempt + 1, delay)
                     self._sleep(delay)
                     attempt += 1
                     continue
@@ -379,7 +395,7 @@ class ShopBaseClient:
             try:
                 return response.json()
             except ValueError as exc:
-                raise ShopBaseError(
+                raise ShopBaseResponseError(
                     f"ShopBase {method} {template}: invalid JSON in a {status} answer",
                     status=status,
                     method=method,

@@ -43,6 +43,11 @@ class ShopBaseError(Exception):
         return self.message
 
 
+class ShopBaseResponseError(ShopBaseError):
+    """A 2xx answer we cannot use: not JSON, no envelope key, or fields of the wrong type.
+    `errors` lists the offending field locations only (never their values)."""
+
+
 class ShopBaseRateLimited(ShopBaseError):
     """429 still answered after the client's retries."""
 

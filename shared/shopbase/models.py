@@ -230,12 +230,8 @@ class Order(ShopBaseModel):
     total_price: Money = None
     subtotal_price: Money = None
     customer: Annotated[Customer | None, BeforeValidator(_empty_to_none)] = Field(default=None, repr=False)
-    shipping_address: Annotated[Address | None, BeforeValidator(_empty_to_none)] = Field(
-        default=None, repr=False
-    )
-    billing_address: Annotated[Address | None, BeforeValidator(_empty_to_none)] = Field(
-        default=None, repr=False
-    )
+    shipping_address: Annotated[Address | None, BeforeValidator(_empty_to_none)] = Field(default=None, repr=False)
+    billing_address: Annotated[Address | None, BeforeValidator(_empty_to_none)] = Field(default=None, repr=False)
     line_items: Annotated[list[LineItem], BeforeValidator(_none_to_list)] = Field(default_factory=list)
     fulfillments: Annotated[list[Fulfillment], BeforeValidator(_none_to_list)] = Field(default_factory=list)
     refunds: Annotated[list[Refund], BeforeValidator(_none_to_list)] = Field(default_factory=list)

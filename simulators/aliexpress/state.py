@@ -284,6 +284,7 @@ class SimState:
         self._clock = clock
         self._monotonic = monotonic
         self._seed = seed
+        self._initial_config = dict(config)
         self.lock = threading.RLock()
         self._init_state()
         self.configure(**config)
@@ -309,9 +310,11 @@ class SimState:
     # ------------------------------------------------------------------ control: config, clock, stats
 
     def reset(self) -> None:
-        """Forget everything (catalog, tokens, orders, faults, stats, clock offset, config)."""
+        """Forget everything (catalog, tokens, orders, faults, stats, clock offset); config back to the
+        constructor's."""
         with self.lock:
             self._init_state()
+            self.configure(**self._initial_config)
 
     def configure(self, **options: Any) -> dict[str, Any]:
         """Change any `SimConfig` option; returns the whole config."""
@@ -568,8 +571,8 @@ class SimState:
 
     def _token_dict(self, tok: SimToken, *, as_strings: bool) -> dict[str, Any]:
         now = self.now()
-        expires_in = max(0, int(tok.expires_at - now))
-        refresh_in = max(0, int(tok.refresh_expires_at - now))
+        expires_in = max(0, round(tok.expires_at - now))
+        refresh_in = max(0, round(tok.refresh_expires_at - now))
 
         # The real API mixes forms: lifetimes come back as strings, absolute times as numbers.
         def num(v: int, default_str: bool) -> int | str:

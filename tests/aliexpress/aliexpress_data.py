@@ -34,3 +34,13 @@ ADDRESS: dict[str, Any] = {
 def load_fixture(name: str) -> dict[str, Any]:
     data: dict[str, Any] = json.loads((FIXTURES / name).read_text(encoding="utf-8"))
     return data
+
+
+class SleepRecorder:
+    """Stands in for time.sleep: backoff is asserted on, never waited for."""
+
+    def __init__(self) -> None:
+        self.calls: list[float] = []
+
+    def __call__(self, seconds: float) -> None:
+        self.calls.append(seconds)

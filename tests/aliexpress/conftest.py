@@ -20,17 +20,8 @@ from tests.aliexpress.aliexpress_data import (
     BOTTLE_SILVER,
     SKIRT,
     SKIRT_SKU,
+    SleepRecorder,
 )
-
-
-class SleepRecorder:
-    """Stands in for time.sleep: backoff is asserted on, never waited for."""
-
-    def __init__(self) -> None:
-        self.calls: list[float] = []
-
-    def __call__(self, seconds: float) -> None:
-        self.calls.append(seconds)
 
 
 @pytest.fixture

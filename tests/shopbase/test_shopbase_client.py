@@ -21,6 +21,7 @@ from shared.shopbase.errors import (
     ShopBaseConnectionError,
     ShopBaseNotFound,
     ShopBaseRateLimited,
+    ShopBaseResponseError,
     ShopBaseServerError,
     ShopBaseTimeout,
     ShopBaseUnprocessable,
@@ -419,3 +420,41 @@ def test_shared_session_pools_connections(sim: ShopBaseSimulator) -> None:
     b = ShopBaseClient(SHOP, access_token=TOKEN, base_url=sim.shop_url(SHOP))
     assert a._session is b._session is shared_session()
     assert isinstance(a._session.get_adapter("https://x.onshopbase.com"), requests.adapters.HTTPAdapter)
+
+
+class _CannedAdapter(requests.adapters.BaseAdapter):
+    """Answers every request with one canned body (for shapes the simulator never sends)."""
+
+    def __init__(self, body: bytes) -> None:
+        super().__init__()
+        self.body = body
+
+    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        response = requests.Response()
+        response.status_code = 200
+        response._content = self.body
+        response.headers["Content-Type"] = "application/json"
+        response.request = request
+        response.url = request.url or ""
+        return response
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"order": {"id": 1, "email": "jane@example.com", "line_items": [{"sku": "no-id"}]}}',
+        b'{"orders": []}',
+        b"<html>maintenance</html>",
+    ],
+)
+def test_unusable_answers_are_typed_without_customer_data(body: bytes) -> None:
+    session = requests.Session()
+    session.mount("https://", _CannedAdapter(body))
+    client = ShopBaseClient("acme", access_token=TOKEN, session=session, throttle=LeakyBucketThrottle())
+    with pytest.raises(ShopBaseResponseError) as info:
+        client.get_order(1)
+    assert "jane@example.com" not in str(info.value) + repr(info.value.errors)
+    assert info.value.__cause__ is None or "jane" not in str(info.value.__cause__)

@@ -1,0 +1,71 @@
+"""Orders stream -> the customer's tracking email (one per pushed package). Partial batch failures."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from shared.data.notifications import DeliveryLedger
+from shared.data.orders import OrderRepository
+from shared.data.shops import ShopRepository
+from shared.logic.notify import DEFAULT_MAX_ATTEMPTS, SesMailer, TrackingNotifier
+from shared.logic.tracking_push import notify_needed, order_change
+from shared.observability import logger, metrics, tracer
+
+processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
+_notifier: TrackingNotifier | None = None
+_mailer: SesMailer | None = None
+_options: dict[str, Any] = {"max_attempts": DEFAULT_MAX_ATTEMPTS}
+
+
+def configure(*, max_attempts: int | None = None) -> None:
+    global _notifier, _mailer
+    if max_attempts is not None:
+        _options["max_attempts"] = max_attempts
+    _notifier = _mailer = None
+
+
+def mailer() -> SesMailer:
+    global _mailer
+    if _mailer is None:
+        _mailer = SesMailer()
+    return _mailer
+
+
+def notifier() -> TrackingNotifier:
+    global _notifier
+    if _notifier is None:
+        _notifier = TrackingNotifier(OrderRepository(), ShopRepository(), DeliveryLedger(), mailer(),
+                                     max_attempts=int(_options["max_attempts"]))
+    return _notifier
+
+
+@tracer.capture_method
+def record_handler(record: DynamoDBRecord) -> None:
+    stream = record.dynamodb
+    if stream is None or record.event_name is None:
+        return
+    change = order_change(record.event_name.name, stream.new_image, stream.old_image)
+    if change is None or not notify_needed(change):
+        return
+    report = notifier().notify(change.shop, change.order_id, attempt_key=stream.sequence_number or "none")
+    metrics.add_metric(name="TrackingEmailSent", unit=MetricUnit.Count, value=len(report.sent))
+    metrics.add_metric(name="TrackingEmailNotSent", unit=MetricUnit.Count, value=len(report.not_sent))
+    # Never the customer's address: order ids and counts only.
+    logger.info("tracking email", extra={"shop": change.shop, "order_id": change.order_id,
+                                         "emails_sent": len(report.sent),
+                                         "emails_already_sent": len(report.already_sent),
+                                         "emails_not_sent": len(report.not_sent), "gave_up": report.gave_up})
+
+
+@logger.inject_lambda_context(log_event=False)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    response = process_partial_response(event=event, record_handler=record_handler, processor=processor,
+                                        context=context)
+    return dict(response)

@@ -1,0 +1,33 @@
+"""A stream consumer for the runtime's own tests: records what it was given, fails where the item says so.
+
+An item's `probe` attribute steers it: "raise" makes the whole invocation fail, "report" reports the
+record in batchItemFailures (ReportBatchItemFailures), anything else succeeds.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import defaultdict
+from typing import Any
+
+CALLS: dict[str, list[list[str]]] = defaultdict(list)  # function name -> batches of "<eventName>:<sk>"
+_lock = threading.Lock()
+
+
+def _label(record: dict[str, Any]) -> str:
+    return f"{record['eventName']}:{record['dynamodb']['Keys']['sk']['S']}"
+
+
+def _mode(record: dict[str, Any]) -> str:
+    image = record["dynamodb"].get("NewImage") or {}
+    return str(image.get("probe", {}).get("S", ""))
+
+
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    records = event["Records"]
+    with _lock:
+        CALLS[context.function_name].append([_label(r) for r in records])
+    if any(_mode(r) == "raise" for r in records):
+        raise RuntimeError("probe asked to fail")
+    return {"batchItemFailures": [{"itemIdentifier": r["dynamodb"]["SequenceNumber"]}
+                                  for r in records if _mode(r) == "report"]}
