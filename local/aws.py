@@ -27,7 +27,8 @@ REGION = "us-east-1"
 ACCOUNT = "123456789012"
 CREDENTIALS = {"aws_access_key_id": "local", "aws_secret_access_key": "local"}
 # moto 5.2.5 does not route botocore's account-based DynamoDB endpoints (see the handbook).
-CLIENT_CONFIG = Config(account_id_endpoint_mode="disabled", retries={"max_attempts": 3, "mode": "standard"})
+CLIENT_CONFIG = Config(account_id_endpoint_mode="disabled", retries={"max_attempts": 3, "mode": "standard"},
+                       max_pool_connections=64)  # shared by every poller thread
 QUEUE_ATTRIBUTES = {"VisibilityTimeout", "MessageRetentionPeriod", "DelaySeconds", "MaximumMessageSize",
                     "ReceiveMessageWaitTimeSeconds", "RedrivePolicy", "RedriveAllowPolicy", "FifoQueue",
                     "ContentBasedDeduplication", "DeduplicationScope", "FifoThroughputLimit"}
@@ -75,7 +76,8 @@ def _physical_name(stack: str, logical_id: str) -> str:
     return f"{stack}-{logical_id}"
 
 
-def provision(template: dict[str, Any], resolver: Resolver, endpoint: str, stack: str = "dropship-local") -> Provisioned:
+def provision(template: dict[str, Any], resolver: Resolver, endpoint: str,
+              stack: str = "dropship-local") -> Provisioned:
     """Create the template's data resources in moto and register their Ref/GetAtt values in `resolver`."""
     out = Provisioned()
     resources = template.get("Resources", {})

@@ -75,11 +75,11 @@ def scheduled_time(at: str | None, date: str | None = None) -> datetime | None:
     return datetime.combine(day, time(hour, minute), tzinfo=UTC)
 
 
-def print_counts(counts: dict[str, int], title: str = "") -> None:
+def print_counts(counts: dict[str, int], title: str = "", file: Any = None) -> None:
     order = ["all", "pending", "awaiting_order", "awaiting_payment", "awaiting_shipment", "fulfilled",
              "canceled", "failed"]
     cells = "  ".join(f"{name.replace('_', ' ').title()}: {counts.get(name, 0)}" for name in order)
-    print(f"{title:<34}{cells}" if title else cells, flush=True)
+    print(f"{title:<34}{cells}" if title else cells, file=file or sys.stdout, flush=True)
 
 
 def _add_port_flags(parser: argparse.ArgumentParser, default_zero: bool = False) -> None:
@@ -99,12 +99,22 @@ def _stack_config(args: argparse.Namespace) -> Any:
         log_level=args.log_level, webhook_duplicate_rate=args.duplicates, webhook_reorder=args.reorder,
         parameters=dict(p.split("=", 1) for p in args.parameter),
         state_dir=Path(args.state_dir) if args.state_dir else None,
+        function_log=_function_log(args),
     )
+
+
+def _function_log(args: argparse.Namespace) -> Path | None:
+    if args.function_log == "-":
+        return None
+    if args.function_log:
+        return Path(args.function_log)
+    return Path(args.state_dir or ROOT / ".local-state") / "functions.log"
 
 
 def _quiet_libraries(verbose: bool) -> None:
     warnings.filterwarnings("ignore", message="No application metrics to publish")
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
     for noisy in ("werkzeug", "botocore", "urllib3", "simulators"):
         logging.getLogger(noisy).setLevel(logging.WARNING if verbose else logging.ERROR)
 
@@ -124,17 +134,23 @@ def cmd_run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, _stop)
     stack = Stack(_stack_config(args))
     try:
-        stack.start()
+        try:
+            stack.start()
+        except OSError as error:
+            raise CliError(f"could not start: {error} (a port in use? pick others with --api-port/--moto-port/"
+                           "--aliexpress-port/--shopbase-port, or 0 for any free port)") from error
         handle = onboard(stack, args.shop, auto_place=args.auto_place)
         stack.write_state({"shops": {handle.shop: handle.api_token}})
         status = stack.status()
         print(f"""Dropship connector running locally (Ctrl-C to stop)
   API (HTTP API routes of infra/template.yaml)  {stack.api_url}
-  AWS endpoint (moto)                           {stack.moto_url}   e.g. aws --endpoint-url {stack.moto_url} dynamodb scan --table-name {status['tables'].get('OrdersTable', '?')}
+  AWS endpoint (moto)                           {stack.moto_url}
+    e.g. AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local aws --region us-east-1 --endpoint-url {stack.moto_url} dynamodb scan --table-name {status['tables'].get('OrdersTable', '?')}
   AliExpress simulator                          {stack.aliexpress.url}
   ShopBase simulator                            {stack.shopbase.url}   (shop {handle.shop}: {stack.shopbase.shop_url(handle.shop)})
   functions: {', '.join(status['functions'])}
   streams: {', '.join(status['streams']) or '-'}   queues: {', '.join(status['queues']) or '-'}   schedules: {', '.join(f"{k} {v['expression']}" for k, v in status['schedules'].items()) or '-'}
+  function logs (Powertools JSON, EMF metrics): {_function_log(args) or 'stdout'}
   demo shop {handle.shop}: seller token in {STATE_FILE if args.state_dir else '(no state file)'}; webhooks registered for {', '.join(handle.webhook_topics)}
   AliExpress connected: {handle.aliexpress_connected}
 Try: dropship orders --shop {handle.shop}   |   curl -X POST {stack.shopbase.url}/_sim/shops/{handle.shop}/orders -d '{{"n_items": 2}}'""", flush=True)  # noqa: E501
@@ -222,11 +238,14 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--template", default=str(ROOT / "infra" / "template.yaml"))
         p.add_argument("--parameter", action="append", default=[], metavar="NAME=VALUE",
                        help="template parameter override")
-        p.add_argument("--log-level", default=os.environ.get("DROPSHIP_LOG_LEVEL", "WARNING"),
-                       help="the functions' POWERTOOLS_LOG_LEVEL")
+        p.add_argument("--log-level", default=os.environ.get("DROPSHIP_LOG_LEVEL"),
+                       help="override the functions' POWERTOOLS_LOG_LEVEL (the template's by default)")
         p.add_argument("--duplicates", type=float, default=0.0, help="fraction of webhooks delivered twice")
         p.add_argument("--reorder", action="store_true", help="shuffle webhook deliveries")
         p.add_argument("--state-dir", default=str(ROOT / ".local-state"))
+        p.add_argument("--function-log", default="",
+                       help="file for the functions' logs and metrics (CloudWatch's stand-in; default "
+                            "<state dir>/functions.log); '-' = stdout")
         p.add_argument("-v", "--verbose", action="store_true")
 
     run = sub.add_parser("run", help="start the stack and keep it running")

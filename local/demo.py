@@ -24,7 +24,7 @@ from typing import Any
 import requests
 
 from local.stack import Stack, StackConfig
-from local.world import ShopHandle, SellerApi, has_route, onboard
+from local.world import SellerApi, ShopHandle, has_route, onboard
 
 SHOP = "demo-store"
 
@@ -74,6 +74,7 @@ class Demo:
     played: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    verbose: bool = False
 
     # ---------------------------------------------------------------- capabilities of the template
     def handlers(self) -> set[str]:
@@ -177,22 +178,35 @@ def _order_payload(demo: Demo, number: int, *, paid: bool, variants: list[Varian
     return order
 
 
-def step_customers_order(demo: Demo, n_orders: int) -> str:
+def _lines_for(demo: Demo, role: str) -> list[Variant]:
+    """Which variants an order holds: the role decides how many suppliers (AliExpress stores) it needs."""
+    linked = [v for v in demo.variants if v.ae_product_id]
+    by_product: dict[str, list[Variant]] = {}
+    for v in linked:
+        by_product.setdefault(str(v.ae_product_id), []).append(v)
+    multi = [vs for vs in by_product.values() if len(vs) >= 2]
+    if role == "two_packages":  # two variants of one product: one supplier, shipped in two parcels
+        return demo.rng.sample(demo.rng.choice(multi), k=2)
+    if role == "two_suppliers":  # two products from two stores: two AliExpress orders
+        first, second = demo.rng.sample(list(by_product.values()), k=2)
+        return [demo.rng.choice(first), demo.rng.choice(second)]
+    if role == "unlinked":
+        return [demo.rng.choice(linked), *[v for v in demo.variants if not v.ae_product_id][:1]]
+    return [demo.rng.choice(linked)]
+
+
+def step_customers_order(demo: Demo, n_orders: int, two_suppliers: int = 1) -> str:
     """Customers check out in the store: ShopBase sends orders/create (+ orders/paid) webhooks."""
     assert demo.stack.shopbase is not None
     demo.stack.shopbase.set_delivery(duplicate_rate=0.3, reorder=True)
-    linked = [v for v in demo.variants if v.ae_product_id]
-    unlinked = [v for v in demo.variants if not v.ae_product_id]
     plan: list[tuple[str, bool]] = (
         [("pending", False)] * 2 + [("paid_later", False)] * 2 + [("cancel", True)] * 2
         + [("unlinked", True)] * 2 + [("bad_address", True)] + [("unpaid_on_ae", True)]
-        + [("split", True)] * 3)
+        + [("two_packages", True)] * 2 + [("two_suppliers", True)] * two_suppliers)
     plan += [("happy", True)] * max(0, n_orders - len(plan))
     for number, (role, paid) in enumerate(plan, start=1):
-        lines = demo.rng.sample(linked, k=2 if role == "split" else demo.rng.choice((1, 1, 2)))
-        if role == "unlinked":
-            lines = [*lines[:1], unlinked[0]]
-        payload = _order_payload(demo, number, paid=paid, variants=lines, bad_address=role == "bad_address")
+        payload = _order_payload(demo, number, paid=paid, variants=_lines_for(demo, role),
+                                 bad_address=role == "bad_address")
         demo.stack.shopbase.create_order(SHOP, payload)
         demo.roles[str(payload["id"])] = role
         demo.expected[str(payload["id"])] = "awaiting_order" if paid else "pending"
@@ -273,18 +287,18 @@ def step_sync_midnight(demo: Demo) -> str:
 
 
 def step_ship(demo: Demo) -> str:
-    """Suppliers ship: split orders go out in two packages, the rest in one, a day later."""
+    """Suppliers ship: some orders in two parcels, the rest in one, a day later."""
     assert demo.stack.aliexpress is not None
-    for oid in demo.ids("split"):
+    split = 0
+    for oid in demo.ids("two_packages"):
         for ae_id in demo.ae_orders.get(oid, []):
-            order = demo.stack.aliexpress.order(ae_id)
-            lines = order.get("lines") or order.get("items") or []
+            lines = demo.stack.aliexpress.order(ae_id)["lines"]
             if len(lines) >= 2:
-                first = lines[0]
-                demo.stack.aliexpress.ship(ae_id, items=[{"sku_id": first["sku_id"]}])
-            demo.stack.aliexpress.ship(ae_id)
-    demo.stack.aliexpress.advance(seconds=26 * 3600)
-    return "packages handed to carriers; AliExpress clock +26 h"
+                demo.stack.aliexpress.ship(ae_id, items=[{"sku_id": lines[0]["sku_id"]}])
+                demo.stack.aliexpress.ship(ae_id)
+                split += 1
+    demo.stack.aliexpress.advance(seconds=26 * 3600)  # the rest ship after the simulator's one-day delay
+    return f"{split} order(s) shipped in two parcels, the rest in one; AliExpress clock +26 h"
 
 
 def step_sync_noon(demo: Demo) -> str:
@@ -302,7 +316,15 @@ def check_statuses(demo: Demo) -> None:
     for oid, want in sorted(demo.expected.items()):
         got = actual.get(oid)
         if got != want:
-            demo.problems.append(f"order {oid} ({demo.roles[oid]}): expected {want}, found {got}")
+            why = ""
+            if demo.api is not None and got is not None:
+                order = demo.api.order(oid)
+                why = f" ({order.get('reason_code')}: {order.get('reason')})"
+                if demo.verbose:
+                    lines = [(li["id"], li["variant_id"], li["quantity"]) for li in order["line_items"]]
+                    why += (f"\n      packages: {order.get('packages')}\n      ae_orders: {order.get('ae_orders')}"
+                            f"\n      line_items: {lines}")
+            demo.problems.append(f"order {oid} ({demo.roles[oid]}): expected {want}, found {got}{why}")
 
 
 def check_fulfillments_and_emails(demo: Demo) -> None:
@@ -329,7 +351,8 @@ def check_fulfillments_and_emails(demo: Demo) -> None:
 
 
 # ---------------------------------------------------------------- the runner
-def run_demo(config: StackConfig, orders: int = 30, verbose: bool = False, out: Any = None) -> int:
+def run_demo(config: StackConfig, orders: int = 30, verbose: bool = False, out: Any = None,
+             two_suppliers: int = 1) -> int:
     out = out or sys.stdout
 
     def say(text: str = "") -> None:
@@ -341,7 +364,7 @@ def run_demo(config: StackConfig, orders: int = 30, verbose: bool = False, out: 
         handle = onboard(stack, SHOP, connect=True)
         api = SellerApi(stack.api_url, SHOP, handle.api_token) if has_route(
             stack, "GET", f"/shops/{SHOP}/orders") else None
-        demo = Demo(stack, handle, api, random.Random(42), catalog())
+        demo = Demo(stack, handle, api, random.Random(42), catalog(), verbose=verbose)
         say(f"  API {stack.api_url}   AWS (moto) {stack.moto_url}   ShopBase {stack.shopbase.url}   "
             f"AliExpress {stack.aliexpress.url}")
         say(f"  functions in the template: {', '.join(stack.wiring.functions)}")
@@ -356,7 +379,7 @@ def run_demo(config: StackConfig, orders: int = 30, verbose: bool = False, out: 
         steps: list[tuple[str, Callable[[], str], list[str]]] = [
             ("Link products", lambda: step_products(demo),
              ["seller API links route"] if not has_route(stack, "PUT", f"/shops/{SHOP}/links/1") else []),
-            ("Customers order (webhooks)", lambda: step_customers_order(demo, orders), []),
+            ("Customers order (webhooks)", lambda: step_customers_order(demo, orders, two_suppliers), []),
             ("Late payments and cancellations", lambda: step_store_events(demo), []),
             ("Seller places orders", lambda: step_place(demo),
              [n for n, ok in (("seller API place route", has_route(stack, "POST", f"/shops/{SHOP}/orders/place")),
@@ -380,6 +403,7 @@ def run_demo(config: StackConfig, orders: int = 30, verbose: bool = False, out: 
                 # Later steps build on this one: everything after it waits for the missing piece too.
                 blocked = blocked or title not in ("Link products",)
                 continue
+            step_started = time.monotonic()
             try:
                 detail = run()
             except Exception as error:
@@ -388,8 +412,8 @@ def run_demo(config: StackConfig, orders: int = 30, verbose: bool = False, out: 
                 blocked = True
                 continue
             demo.played.append(title)
-            say(f"- {title}: {detail}")
-            print_counts(demo.counts(), "    Manage Orders →")
+            say(f"- {title} ({time.monotonic() - step_started:.1f} s): {detail}")
+            print_counts(demo.counts(), "    Manage Orders →", file=out)
         check_statuses(demo)
         if "Sync at 12:00 UTC → tracking → email" in demo.played:
             check_fulfillments_and_emails(demo)
@@ -398,6 +422,8 @@ def run_demo(config: StackConfig, orders: int = 30, verbose: bool = False, out: 
             f"with {len(demo.expected)} orders.")
         for note in demo.skipped:
             say(f"  skipped: {note}")
+        if config.function_log is not None:
+            say(f"Function logs and metrics: {config.function_log}")
         if demo.problems:
             say(f"FAILED: {len(demo.problems)} problem(s):")
             for problem in demo.problems[:50]:

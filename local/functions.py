@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
+from local.output import inside_function
 from local.template import FunctionSpec
 
 log = logging.getLogger("local.functions")
@@ -132,7 +133,8 @@ class LocalFunction:
         started = time.monotonic()
         error: BaseException | None = None
         try:
-            return handler(event, context)
+            with inside_function():
+                return handler(event, context)
         except Exception as exc:
             error = exc
             raise FunctionError(self.logical_id, exc) from exc

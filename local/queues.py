@@ -67,7 +67,7 @@ class QueueMapping:
         self.function = function
         self.config = config
         self._sqs = sqs_client
-        self._wait = wait_seconds  # 0: short polls with a stop-aware pause between them (quick shutdown)
+        self._wait = wait_seconds  # long polling; 0: short polls with a pause between them
         self._poll_interval = poll_interval
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -121,7 +121,7 @@ class QueueMapping:
                 continue
             if messages:
                 self._deliver(messages)
-            else:
+            elif self._wait == 0:
                 self._stop.wait(self._poll_interval)
 
     def _deliver(self, messages: list[dict[str, Any]]) -> None:

@@ -12,6 +12,7 @@ import json
 import logging
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -31,6 +32,8 @@ class ScheduledTarget:
     max_retries: int
     enabled: bool
     kind: str  # ScheduleV2 | Schedule
+    dead_letter_arn: str | None = None
+    dead_letter: Callable[[str, str], None] | None = None  # (queue arn, message body) once retries are spent
     runs: list[dict[str, Any]] = field(default_factory=list)
 
     @classmethod
@@ -47,8 +50,9 @@ class ScheduledTarget:
         raw_input = props.get("Input")
         if raw_input is not None and not isinstance(raw_input, str):
             raw_input = json.dumps(raw_input)
+        dead_letter_arn = (props.get("DeadLetterConfig") or {}).get("Arn")
         return cls(f"{function.logical_id}.{event_name}", function, Schedule.parse(expression, timezone),
-                   raw_input, min(retries, 5), enabled, kind)
+                   raw_input, min(retries, 5), enabled, kind, dead_letter_arn)
 
     @property
     def arn(self) -> str:
@@ -82,6 +86,10 @@ class ScheduledTarget:
                 outcome["error"] = str(error)
                 if stop is not None and stop.wait(retry_delay * attempt):
                     break
+        if not outcome["ok"] and self.dead_letter_arn and self.dead_letter is not None:
+            # EventBridge Scheduler puts the undeliverable event on the schedule's DLQ.
+            self.dead_letter(self.dead_letter_arn, json.dumps(self.event(scheduled_time, outcome["attempts"])))
+            outcome["dead_lettered"] = True
         self.runs.append(outcome)
         return outcome
 
@@ -89,9 +97,12 @@ class ScheduledTarget:
 class Scheduler:
     """One thread sleeping until the next fire time of any enabled schedule."""
 
-    def __init__(self, targets: list[ScheduledTarget], *, retry_delay: float = 0.5) -> None:
+    def __init__(self, targets: list[ScheduledTarget], *, retry_delay: float = 0.5,
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC), max_wait: float = 60.0) -> None:
         self.targets = targets
         self._retry_delay = retry_delay
+        self._clock = clock
+        self._max_wait = max_wait  # waits are capped so a clock change is noticed
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
@@ -128,18 +139,18 @@ class Scheduler:
             return [t.fire(when, retry_delay=self._retry_delay, stop=self._stop) for t in targets]
 
     def _run(self) -> None:
-        last = datetime.now(UTC)
+        last = self._clock()
         while not self._stop.is_set():
             upcoming = [(when, t) for t in self.targets if t.enabled
                         and (when := t.schedule.next_after(last)) is not None]
             if not upcoming:
                 return
             when = min(w for w, _ in upcoming)
-            delay = (when - datetime.now(UTC)).total_seconds()
-            if delay > 0 and self._stop.wait(min(delay, 60)):
+            delay = (when - self._clock()).total_seconds()
+            if delay > 0 and self._stop.wait(min(delay, self._max_wait)):
                 return
-            if datetime.now(UTC) < when:
-                continue  # woke early (waits are capped so clock changes are noticed)
+            if self._clock() < when:
+                continue  # woke early
             for due, target in upcoming:
                 if due == when:
                     with self._fire_lock:

@@ -12,20 +12,22 @@ import json
 import logging
 import os
 import re
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from local import aws
 from local.api import ApiServer, RouteTable
 from local.functions import LocalFunction
+from local.output import restore_stdout, route_function_output
 from local.queues import QueueMapping, QueueMappingConfig
 from local.schedules import ScheduledTarget, Scheduler
 from local.streams import StreamMapping, StreamMappingConfig
-from local.template import TEMPLATE_PATH, ROOT, FunctionSpec, Resolver, function_specs, load_template
+from local.template import ROOT, TEMPLATE_PATH, FunctionSpec, Resolver, function_specs, load_template
 
 log = logging.getLogger("local.stack")
 
@@ -36,7 +38,7 @@ LOCAL_PARAMETER_DEFAULTS = {
     "SenderIdentityArn": "arn:aws:ses:us-east-1:123456789012:identity/demo-store.example.com",
 }
 SIM_APP_KEY = "sim-app-key"
-SIM_APP_SECRET = "sim-app-secret"  # noqa: S105 - the simulator's throwaway credential
+SIM_APP_SECRET = "sim-app-secret"
 
 
 @dataclass
@@ -47,17 +49,18 @@ class StackConfig:
     aliexpress_port: int = 8102
     shopbase_port: int = 8103
     parameters: dict[str, str] = field(default_factory=dict)
-    log_level: str = "WARNING"  # POWERTOOLS_LOG_LEVEL for the functions (the template says INFO: chatty)
+    log_level: str | None = None  # override the template's POWERTOOLS_LOG_LEVEL
     simulators: bool = True
     webhook_duplicate_rate: float = 0.0
     webhook_reorder: bool = False
     seed: int | None = 7
     poll_interval: float = 0.2
     retry_delay: float = 0.2  # first backoff of a failed stream batch / schedule run
-    sqs_wait_seconds: int = 0  # 0: short polling every poll_interval (stops quickly); 1-20: long polling
+    sqs_wait_seconds: int = 1  # long polling (moto waits on a condition: cheap); 0 = short polls every poll_interval
     state_dir: Path | None = STATE_DIR  # None: write no state file
     extra_env: dict[str, str] = field(default_factory=dict)
-    metrics: bool = False  # print Powertools' EMF metric lines
+    # Where the functions' stdout (Powertools JSON logs, EMF metrics) goes, like CloudWatch Logs; None: stdout.
+    function_log: Path | None = None
 
 
 @dataclass
@@ -88,6 +91,7 @@ class Stack:
         self.resolver: Resolver | None = None
         self.provisioned: aws.Provisioned | None = None
         self._saved_env: dict[str, str | None] = {}
+        self._function_log: IO[str] | None = None
         self._started = False
         self._lock = threading.Lock()
 
@@ -132,10 +136,12 @@ class Stack:
             "AWS_SECRET_ACCESS_KEY": "local",
             "AWS_SESSION_TOKEN": "local",
             "POWERTOOLS_TRACE_DISABLED": "true",  # no X-Ray daemon here
-            # EMF metric lines on stdout would bury the operator's output; CloudWatch does not exist here.
-            "POWERTOOLS_METRICS_DISABLED": "false" if self.config.metrics else "true",
         })
         self._started = True
+        if cfg.function_log is not None:
+            cfg.function_log.parent.mkdir(parents=True, exist_ok=True)
+            self._function_log = open(cfg.function_log, "a", encoding="utf-8", buffering=1)  # noqa: SIM115
+            route_function_output(self._function_log)
         parameters = dict(cfg.parameters)
         if cfg.simulators:
             self._start_simulators()
@@ -168,11 +174,12 @@ class Stack:
         """Idempotent; every thread is joined or daemon, moto's server is shut down, env restored."""
         with self._lock:
             # Signal every poller first, then join: they wind down in parallel.
-            for source in [*self.wiring.streams, *self.wiring.queues]:
+            sources: list[StreamMapping | QueueMapping] = [*self.wiring.streams, *self.wiring.queues]
+            for source in sources:
                 source.signal_stop()
             if self.scheduler is not None:
                 self.scheduler.stop()
-            for source in [*self.wiring.streams, *self.wiring.queues]:
+            for source in sources:
                 source.stop()
             if self.api is not None:
                 self.api.stop()
@@ -184,12 +191,18 @@ class Stack:
             if self.moto is not None:
                 self.moto.stop()
                 self.moto = None
+            if self._function_log is not None:
+                restore_stdout()
+                self._function_log.close()
+                self._function_log = None
             for key, value in self._saved_env.items():
                 if value is None:
                     os.environ.pop(key, None)
                 else:
                     os.environ[key] = value
             self._saved_env.clear()
+            if self._started:
+                self._reset_shared_caches()
             if self._started and self.config.state_dir is not None:
                 (self.config.state_dir / "stack.json").unlink(missing_ok=True)
             self._started = False
@@ -258,7 +271,8 @@ class Stack:
                 self.wiring.env_conflicts[key] = sorted(per_function)
                 log.warning("env %s differs between functions %s; using %r", key, sorted(per_function), merged[key])
         merged.pop("POWERTOOLS_SERVICE_NAME", None)  # one process, several services: keep the default name
-        merged["POWERTOOLS_LOG_LEVEL"] = self.config.log_level
+        if self.config.log_level:
+            merged["POWERTOOLS_LOG_LEVEL"] = self.config.log_level
         if self.config.simulators:
             merged["ALIEXPRESS_GATEWAY_URL"] = self.aliexpress.url
             merged["SHOPBASE_BASE_URL"] = f"{self.shopbase.url}/shops/{{shop}}"
@@ -271,14 +285,17 @@ class Stack:
 
     @staticmethod
     def _reset_shared_caches() -> None:
-        # Anything imported before the endpoint was set (tests, the CLI) must not keep old clients.
-        from shared.data.dynamo import reset_clients
+        """Like fresh Lambda containers: no client, setting or repository cached against another endpoint
+        (an earlier stack in this process, or whatever was imported before the endpoint was set)."""
         from shared.data.shops import clear_secret_cache
-        from shared.settings import get_settings
 
-        reset_clients()
         clear_secret_cache()
-        get_settings.cache_clear()
+        for name, module in list(sys.modules.items()):
+            if module is None or not name.startswith(("shared.", "functions.")):
+                continue
+            for value in list(vars(module).values()):
+                if callable(getattr(value, "cache_clear", None)) and getattr(value, "__module__", None) == name:
+                    value.cache_clear()
 
     def _build(self, specs: list[FunctionSpec]) -> None:
         assert self.resolver is not None and self.provisioned is not None
@@ -311,11 +328,21 @@ class Stack:
                                                                wait_seconds=self.config.sqs_wait_seconds,
                                                                poll_interval=self.config.poll_interval))
                 elif event.type in ("ScheduleV2", "Schedule"):
-                    self.wiring.schedules.append(ScheduledTarget.from_event(function, event.name, event.type, props))
+                    target = ScheduledTarget.from_event(function, event.name, event.type, props)
+                    target.dead_letter = self._send_to_queue
+                    self.wiring.schedules.append(target)
                 else:
                     self.wiring.unsupported_events.append(f"{label} ({event.type})")
         for label in self.wiring.unsupported_events:
             log.warning("event source not run locally: %s", label)
+
+    def _send_to_queue(self, arn: str, body: str) -> None:
+        assert self.provisioned is not None
+        url = self.provisioned.queue_urls_by_arn.get(arn)
+        if url is None:
+            log.error("dead-letter target %s is not a local queue", arn)
+            return
+        self.client("sqs").send_message(QueueUrl=url, MessageBody=body)
 
     # ------------------------------------------------------------------ operations
     def fire_schedule(self, name: str | None = None, scheduled_time: datetime | None = None) -> list[dict[str, Any]]:
@@ -350,8 +377,9 @@ class Stack:
         sqs = self.client("sqs")
         for queue in self.wiring.queues:
             attrs = sqs.get_queue_attributes(QueueUrl=queue.config.queue_url, AttributeNames=[
-                "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
-            if int(attrs["ApproximateNumberOfMessages"]) or int(attrs["ApproximateNumberOfMessagesNotVisible"]):
+                "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible",
+                "ApproximateNumberOfMessagesDelayed"])["Attributes"]
+            if any(int(v) for v in attrs.values()):
                 return False
         return True
 

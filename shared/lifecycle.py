@@ -38,7 +38,7 @@ TRANSITIONS: dict[tuple[OrderStatus | None, OrderStatus], frozenset[Event]] = {
     (S.PENDING, S.CANCELED): frozenset({Event.STORE_CANCELLED}),
     (S.PENDING, S.FULFILLED): frozenset({Event.STORE_FULFILLED}),
     (S.AWAITING_ORDER, S.AWAITING_PAYMENT): frozenset({Event.ORDER_PLACED}),
-    (S.AWAITING_ORDER, S.FAILED): frozenset({Event.PLACEMENT_FAILED}),
+    (S.AWAITING_ORDER, S.FAILED): frozenset({Event.PLACEMENT_FAILED, Event.PUSH_FAILED}),
     (S.AWAITING_ORDER, S.CANCELED): frozenset({Event.STORE_CANCELLED}),
     (S.AWAITING_ORDER, S.FULFILLED): frozenset({Event.STORE_FULFILLED, Event.ALL_PUSHED}),
     (S.AWAITING_PAYMENT, S.AWAITING_SHIPMENT): frozenset({Event.SELLER_PAID}),

@@ -20,6 +20,7 @@ from functions.seller_api.routes_orders import order_view
 from shared.data.links import LinkRepository
 from shared.data.placement_queue import QueueSendFailed, default_queue
 from shared.logic.accounts import default_accounts
+from shared.logic.auto_place import auto_place_hook
 from shared.logic.placement import Outcome, PlacementResult, Placer
 from shared.models.order import OrderStatus
 from shared.observability import logger
@@ -117,4 +118,5 @@ def retry_order(shop: str, order_id: str) -> Response:
         raise ApiError(409, str(error)) from error
     if order is None:
         raise NotFoundError("order not found")
+    auto_place_hook(order)  # auto_place shops: placed again in the background, as a new paid order would be
     return json_response(order_view(order))

@@ -148,9 +148,27 @@ class SyncRunRepository:
         return True
 
     def pending(self, run_id: str) -> int:
-        """Messages not yet done: the run's initial count plus every counter shard's delta."""
-        items = self._query(run_id, "CNT#", RUN_SK, "sk, pending")
-        return sum(int(i.get("pending", 0)) for i in items)
+        """Messages not yet done: the run's initial count plus every counter shard's delta.
+
+        A BatchGetItem by key of the RUN and CNT# items (a fixed, small set), strongly consistent.
+        """
+        keys = [{"pk": run_pk(run_id), "sk": RUN_SK}] + [
+            {"pk": run_pk(run_id), "sk": f"CNT#{k:02d}"} for k in range(COUNTER_SHARDS)]
+        client = self._table.meta.client
+        request: dict[str, Any] = {self._table.name: {
+            "Keys": keys, "ConsistentRead": True, "ProjectionExpression": "#p",
+            "ExpressionAttributeNames": {"#p": "pending"}}}
+        total = 0
+        while request:
+            response = client.batch_get_item(RequestItems=request)
+            total += sum(int(i.get("pending", 0)) for i in response.get("Responses", {}).get(self._table.name, []))
+            request = response.get("UnprocessedKeys") or {}
+        return total
+
+    def ended(self, run_id: str) -> bool:
+        item = self._table.get_item(Key={"pk": run_pk(run_id), "sk": RUN_SK}, ConsistentRead=True,
+                                    ProjectionExpression="ended_at").get("Item")
+        return bool(item and item.get("ended_at"))
 
     def finish_if_done(self, run_id: str, now: datetime, pending: int | None = None) -> bool:
         """Record the end once no message is pending; True for the one caller that recorded it."""

@@ -8,7 +8,8 @@ many workers run.
 Spending it evenly: permit `i` of second `s` is not used before `s + i / cap`. AliExpress counts calls in a
 sliding window, so a second's calls must not bunch; pacing by index spreads them, indices whose time has
 passed are skipped rather than used at once, a permit whose holder woke too late is dropped, and a small
-headroom (`ALIEXPRESS_RATE_HEADROOM`, default 2 %, plus one call) absorbs the window's boundary and jitter. A worker takes as many permits
+headroom of one call (plus `ALIEXPRESS_RATE_HEADROOM`, a fraction, 0 by default) absorbs the window's
+boundary and network jitter. A worker takes as many permits
 as it has threads waiting (usually 1, at most `max_batch`): a permit taken and not used is wasted.
 """
 
@@ -42,7 +43,7 @@ def calls_per_second_setting() -> float:
 
 
 def headroom_setting() -> float:
-    return float(os.environ.get("ALIEXPRESS_RATE_HEADROOM", "0.02"))
+    return float(os.environ.get("ALIEXPRESS_RATE_HEADROOM", "0"))
 
 
 class RateBudget:
@@ -55,12 +56,13 @@ class RateBudget:
         margin = headroom if headroom is not None else headroom_setting()
         if rate <= 0:
             raise ValueError("calls per second must be positive")
-        # AliExpress counts a sliding window: a window straddling two seconds can hold one extra call from
-        # each side of the boundary, hence the "- 1" on top of the jitter headroom.
+        # AliExpress counts a sliding window: one call of headroom for a window straddling two seconds.
         self.cap = max(1, math.floor(rate * (1 - margin)) - 1)
         # A permit used later than this after its time is dropped: late calls bunch with on-time ones. The
         # slack the cap leaves below the rate is what a sliding window can absorb.
-        self.late_tolerance = max(0.5, rate - self.cap - 1) / self.cap
+        # Evenly spaced, every 1 s window holds `cap` slots; a call late by less than its slack (half a slot
+        # with no extra headroom) adds at most one, leaving the other half slot for network jitter.
+        self.late_tolerance = max(0.5, rate - self.cap - 0.5) / self.cap
         self._store = store
         self._max_batch = max(1, max_batch)
         self._lookahead = max(0, lookahead)

@@ -266,7 +266,7 @@ def apply_observations(order: Order, observations: Sequence[Observation], now: d
         for parcel in ob.packages:
             known = new.package(parcel.tracking_number)
             if known is None:
-                new.packages.append(parcel)
+                new.packages.append(parcel.model_copy(deep=True))  # the change may be applied more than once
                 continue
             if parcel.last_event_at and (known.last_event_at is None or parcel.last_event_at > known.last_event_at):
                 known.last_event_at = parcel.last_event_at

@@ -28,7 +28,8 @@ def probe_event(**overrides: Any) -> dict[str, Any]:
         "MaximumRetryAttempts": 1,
         "BisectBatchOnFunctionError": False,
         "FunctionResponseTypes": ["ReportBatchItemFailures"],
-        "FilterCriteria": {"Filters": [{"Pattern": json.dumps({"dynamodb": {"NewImage": {"kind": {"S": ["probe"]}}}})}]},
+        "FilterCriteria": {"Filters": [
+            {"Pattern": json.dumps({"dynamodb": {"NewImage": {"kind": {"S": ["probe"]}}}})}]},
         "DestinationConfig": {"OnFailure": {"Destination": {"Fn::GetAtt": ["ProbeFailures", "Arn"]}}},
     }
     props.update(overrides)

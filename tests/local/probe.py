@@ -31,3 +31,26 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         raise RuntimeError("probe asked to fail")
     return {"batchItemFailures": [{"itemIdentifier": r["dynamodb"]["SequenceNumber"]}
                                   for r in records if _mode(r) == "report"]}
+
+
+SQS_CALLS: list[list[str]] = []  # batches of message bodies
+
+
+def sqs_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Reports a message whose body starts with "fail" as failed; a body "raise" fails the invocation."""
+    records = event["Records"]
+    with _lock:
+        SQS_CALLS.append([r["body"] for r in records])
+    if any(r["body"] == "raise" for r in records):
+        raise RuntimeError("probe asked to fail")
+    return {"batchItemFailures": [{"itemIdentifier": r["messageId"]} for r in records
+                                  if r["body"].startswith("fail")]}
+
+
+SCHEDULE_EVENTS: list[dict[str, Any]] = []
+
+
+def schedule_handler(event: dict[str, Any], context: Any) -> None:
+    SCHEDULE_EVENTS.append(event)
+    if event.get("fail"):
+        raise RuntimeError("probe asked to fail")

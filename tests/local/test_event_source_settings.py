@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from local.stack import Stack
 from local.streams import StreamMapping
@@ -54,6 +55,11 @@ def on_failure_messages(stack: Stack) -> list[dict[str, Any]]:
     url = stack.status()["queues_by_resource"]["ProbeFailures"]
     response = stack.client("sqs").receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0)
     return [json.loads(m["Body"]) for m in response.get("Messages", [])]
+
+
+def collect(seen: list[dict[str, Any]], stack: Stack) -> int:
+    seen.extend(on_failure_messages(stack))
+    return len(seen)
 
 
 @pytest.mark.parametrize(("batch_size", "expected"), [(2, [2, 2, 1]), (10, [5])])
@@ -103,7 +109,7 @@ def test_report_batch_item_failures_resumes_from_the_lowest_failed_record(
     stack = start_stack(template_with_probe(tmp_path, probe_event(MaximumRetryAttempts=1)))
     write_while_paused(stack, [{"sk": "A"}, {"sk": "B", "mode": "report"}, {"sk": "C"}])
     seen: list[dict[str, Any]] = []
-    wait_for(lambda: bool(seen.extend(on_failure_messages(stack))) or len(seen) == 1)
+    wait_for(lambda: collect(seen, stack) == 1)
     # A succeeded; B failed, so B and everything after it is delivered again, then given up.
     assert batches() == [["INSERT:A", "INSERT:B", "INSERT:C"], ["INSERT:B", "INSERT:C"]]
     assert seen[0]["DDBStreamBatchInfo"]["batchSize"] == 2
@@ -138,8 +144,38 @@ def test_maximum_record_age(tmp_path: Path, start_stack: Callable[..., Stack]) -
     stack = start_stack(template_with_probe(tmp_path, event), retry_delay=0.3)
     put(stack, "POISON", mode="raise")
     seen: list[dict[str, Any]] = []
-    wait_for(lambda: bool(seen.extend(on_failure_messages(stack))) or len(seen) == 1, timeout=15)
+    wait_for(lambda: collect(seen, stack) == 1, timeout=15)
     assert seen[0]["requestContext"]["condition"] == "RecordAgeExceeded"
     assert delivered().count("INSERT:POISON") >= 2  # retried (no retry limit) until it was too old
     put(stack, "NEXT")
     wait_for(lambda: "INSERT:NEXT" in delivered())  # the shard moved on
+
+
+@pytest.mark.parametrize("push_pending_filter", [None, ["999"]])
+def test_a_real_consumers_filter_decides_what_reaches_it(tmp_path: Path, start_stack: Callable[..., Stack],
+                                                         push_pending_filter: list[str] | None) -> None:
+    """PushTrackingFunction's own FilterCriteria from infra/template.yaml, then the same with one value changed."""
+    from local.template import load_template
+
+    template = load_template()
+    event = template["Resources"]["PushTrackingFunction"]["Properties"]["Events"]["OrdersStream"]["Properties"]
+    if push_pending_filter is not None:
+        pattern = json.loads(event["FilterCriteria"]["Filters"][0]["Pattern"])
+        pattern["dynamodb"]["NewImage"]["push_pending"]["N"] = push_pending_filter
+        event["FilterCriteria"]["Filters"][0]["Pattern"] = json.dumps(pattern)
+    path = tmp_path / "template.yaml"
+    path.write_text(yaml.safe_dump(template, sort_keys=False))
+    stack = start_stack(path)
+    mapping = next(m for m in stack.wiring.streams if m.name == "PushTrackingFunction.OrdersStream")
+    table = stack.status()["tables"]["OrdersTable"]
+    # An order item with one package waiting to be pushed (what the filter looks at), then one without.
+    stack.client("dynamodb").put_item(TableName=table, Item={
+        "pk": {"S": "SHOP#demo-store"}, "sk": {"S": "ORDER#0000000001"}, "entity": {"S": "order"},
+        "push_pending": {"N": "1"}})
+    stack.client("dynamodb").put_item(TableName=table, Item={
+        "pk": {"S": "SHOP#demo-store"}, "sk": {"S": "ORDER#0000000002"}, "entity": {"S": "order"},
+        "push_pending": {"N": "0"}})
+    wait_for(lambda: mapping.stats.records_read == 2 and mapping.is_idle())
+    delivered_records = mapping.stats.records_read - mapping.stats.records_filtered_out
+    assert delivered_records == (1 if push_pending_filter is None else 0)
+    assert (stack.wiring.functions["PushTrackingFunction"].stats.invocations > 0) == (push_pending_filter is None)

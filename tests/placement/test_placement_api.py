@@ -194,3 +194,43 @@ def test_shop_without_auto_place_queues_nothing(linked: str, queue_url: str, ord
                                                 lambda_context: Any) -> None:
     assert deliver(lambda_context, linked, "orders/paid", order_paid)[0] == 200
     assert queued(queue_url) == []
+
+
+def test_a_retried_order_of_an_auto_place_shop_is_queued(linked: str, tokens: dict[str, str], queue_url: str,
+                                                         ae: AliExpressSimulator, lambda_context: Any) -> None:
+    new_order(linked, "7601", lines=[("1000221", 500)])  # more than the supplier has
+    assert place(lambda_context, linked, tokens[linked], {"order_ids": ["7601"]})[1]["results"][0]["reason_code"] \
+        == "INVENTORY_HOLD_ERROR"
+    ShopRepository().update_settings(linked, auto_place=True)
+    ae.seed_product(BOTTLE, store_id="1100", skus=[{"sku_id": "120001", "sku_attr": BOTTLE_SILVER, "stock": 999}])
+    assert call(lambda_context, "POST", f"/shops/{linked}/orders/7601/retry", tokens[linked])[0] == 200
+    records = queued(queue_url)
+    assert [json.loads(r["body"])["order_id"] for r in records] == ["7601"]
+    assert worker.lambda_handler({"Records": records}, lambda_context) == {"batchItemFailures": []}
+    assert [o["out_order_id"] for o in ae.orders()] == [f"{linked}-7601-2"]
+
+
+def test_a_failed_enqueue_fails_the_webhook_so_shopbase_redelivers(linked: str, order_paid: dict[str, Any],
+                                                                   queue_url: str, lambda_context: Any,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    ShopRepository().update_settings(linked, auto_place=True)
+    monkeypatch.setenv("PLACE_ORDERS_QUEUE_URL", queue_url.replace("place-orders-test", "no-such-queue"))
+    default_queue.cache_clear()
+    with pytest.raises(Exception, match=r"NonExistentQueue|does not exist"):
+        deliver(lambda_context, linked, "orders/paid", order_paid)
+    monkeypatch.setenv("PLACE_ORDERS_QUEUE_URL", queue_url)
+    default_queue.cache_clear()
+    # ShopBase delivers again: the order is stored already (duplicate), and it is queued this time.
+    assert deliver(lambda_context, linked, "orders/paid", order_paid)[1] == {"outcome": "duplicate"}
+    assert [json.loads(r["body"])["order_id"] for r in queued(queue_url)] == ["5549662"]
+
+
+def test_auto_place_without_a_queue_is_loud(linked: str, order_paid: dict[str, Any], lambda_context: Any,
+                                            capsys: pytest.CaptureFixture[str],
+                                            caplog: pytest.LogCaptureFixture) -> None:
+    ShopRepository().update_settings(linked, auto_place=True)
+    capsys.readouterr()
+    assert deliver(lambda_context, linked, "orders/paid", order_paid)[0] == 200
+    emitted = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    assert any(line.get("AutoPlaceNotConfigured") == [1.0] for line in emitted)  # the EMF metric
+    assert any(r.levelname == "ERROR" and "no PlaceOrdersQueue" in r.getMessage() for r in caplog.records)

@@ -187,13 +187,13 @@ def test_a_poison_record_does_not_block_its_shard(env: None, sim: ShopBaseSimula
 
 def test_leaky_bucket_429s_are_waited_out(env: None, sim: ShopBaseSimulator, tap: StreamTap, push: Mapping,
                                           notify: Mapping) -> None:
-    # The store allows a burst of 4 and 40 requests/s; our client believes in a much larger bucket, so it
-    # meets real 429s and must wait Retry-After and retry.
-    sim.set_rate_limit(SHOP, burst=4, leak_rate=40.0)
+    # The store allows a burst of 1 and 4 requests/s; our client believes in a much larger bucket, so its
+    # POST right after the GET meets a real 429 and must wait Retry-After and retry.
+    sim.set_rate_limit(SHOP, burst=1, leak_rate=4.0)
     push_app.configure(client={"timeout": (0.5, 0.5), "backoff_base": 0.01, "sleep": time.sleep})
     reset_throttles()
     throttle_for(sim.shop_url(SHOP), capacity=1000, leak_rate=1000.0)
-    stores = [store_order(sim, n_items=1) for _ in range(12)]
+    stores = [store_order(sim, n_items=1) for _ in range(5)]
     for i, store in enumerate(stores):
         save(our_order(store))
         ship(str(store["id"]), package(f"YT00000000070{i:02d}", all_lines(store)))
