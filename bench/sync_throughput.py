@@ -1,6 +1,6 @@
 """Status sync throughput: the real starter + worker handlers over moto and the AliExpress simulator.
 
-    .venv/bin/python bench/sync_throughput.py --orders 10000 --rate 50 --latency 0.15 --workers 16
+    .venv/bin/python bench/sync_throughput.py --orders 10000 --rate 20 --latency 0.15 --workers 24
 
 moto (bench/moto_serial.py: moto's server, one request at a time, i.e. DynamoDB's per-request atomicity) and
 the AliExpress simulator (`python -m simulators.aliexpress`) run as child processes on loopback: in-process
@@ -124,9 +124,9 @@ def main() -> None:
     sys.setswitchinterval(0.0005)
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--orders", type=int, default=10_000)
-    parser.add_argument("--rate", type=float, default=50.0, help="AliExpress calls/s (hard limit and budget)")
+    parser.add_argument("--rate", type=float, default=20.0, help="AliExpress calls/s (hard limit and budget)")
     parser.add_argument("--latency", type=float, default=0.15, help="seconds per AliExpress call")
-    parser.add_argument("--workers", type=int, default=16, help="worker threads (concurrent 'containers')")
+    parser.add_argument("--workers", type=int, default=24, help="worker threads (concurrent 'containers')")
     parser.add_argument("--shops", type=int, default=20)
     parser.add_argument("--shipped", type=float, default=0.2, help="fraction shipped since the last sync")
     parser.add_argument("--paid", type=float, default=0.4, help="fraction paid, not shipped (unchanged)")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import secrets as pysecrets
+import socket
 import string
 import urllib.request
 from dataclasses import dataclass, field
@@ -38,12 +39,17 @@ class MotoServer:
     """ThreadedMotoServer on 127.0.0.1 (`port=0`: any free port)."""
 
     def __init__(self, port: int = 0) -> None:
+        self._port = port
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
         self.url = ""
 
     def start(self) -> MotoServer:
         # werkzeug logs every AWS call at INFO; the runtime's own output is what the operator reads.
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
+        if self._port:
+            # ThreadedMotoServer waits forever when its thread cannot bind: find out here instead.
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+                probe.bind(("127.0.0.1", self._port))
         self._server.start()
         host, port = self._server.get_host_and_port()
         self.url = f"http://{host}:{port}"

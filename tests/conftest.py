@@ -28,6 +28,7 @@ from moto import mock_aws
 from local.template import load_template, table_create_args
 from shared.data.dynamo import reset_clients
 from shared.data.shops import clear_secret_cache, put_shop_secrets
+from shared.logic.auto_place import clear_settings_cache
 from shared.settings import get_settings
 
 # The team's handbook folder sits beside the repo (in CI too): ../shared/reference/fixtures.
@@ -55,6 +56,7 @@ def aws() -> Iterator[None]:
     with mock_aws():
         reset_clients()
         clear_secret_cache()
+        clear_settings_cache()
         get_settings.cache_clear()
         yield
         reset_clients()

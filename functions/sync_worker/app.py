@@ -35,7 +35,12 @@ def record_handler(record: SQSRecord, lambda_context: LambdaContext | None = Non
     def time_left() -> float:
         return lambda_context.get_remaining_time_in_millis() / 1000 if lambda_context else float("inf")
 
-    report = process_message(deps(), message, time_left)
+    try:
+        report = process_message(deps(), message, time_left)
+    except Exception:
+        # Logged here (the batch processor only reports it); the message comes back, then goes to the DLQ.
+        logger.exception("sync message failed", extra={"run_id": message.run, "unit": message.unit})
+        raise
     counts = report.counts
     metrics.add_metric(name="SyncOrdersExamined", unit=MetricUnit.Count, value=counts.examined)
     metrics.add_metric(name="SyncOrdersChanged", unit=MetricUnit.Count, value=counts.changed)

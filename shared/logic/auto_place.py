@@ -7,6 +7,7 @@ sends again, and a duplicate message is harmless because the placement claim dec
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -17,6 +18,20 @@ from shared.models.order import Order, OrderStatus
 from shared.observability import logger, metrics
 
 CLOSED = "closed"  # Placement.request_id of a retired reference (see shared.logic.placement)
+# The webhook's common path must stay one write and no read: the shop's switch is cached per container.
+SETTINGS_TTL_SECONDS = 60.0
+_auto_place_cache: dict[str, tuple[float, bool]] = {}
+
+
+def auto_place_enabled(shops: ShopRepository, shop: str, clock: Callable[[], float] = time.monotonic) -> bool:
+    now = clock()
+    cached = _auto_place_cache.get(shop)
+    if cached is not None and now - cached[0] < SETTINGS_TTL_SECONDS:
+        return cached[1]
+    settings = shops.get_settings(shop)
+    enabled = bool(settings and settings.auto_place)
+    _auto_place_cache[shop] = (now, enabled)
+    return enabled
 
 
 def enqueue_if_auto_place(shops: ShopRepository, order: Order | None,
@@ -26,8 +41,7 @@ def enqueue_if_auto_place(shops: ShopRepository, order: Order | None,
         return False
     if order.placement is not None and order.placement.request_id != CLOSED:
         return False  # a placement is under way or in doubt: the placer owns it
-    settings = shops.get_settings(order.shop)
-    if settings is None or not settings.auto_place:
+    if not auto_place_enabled(shops, order.shop):
         return False
     if send is None:
         # Never silently: the seller turned auto-place on and it cannot run here.
@@ -45,3 +59,8 @@ def auto_place_hook(order: Order | None) -> bool:
         return False  # no read at all for the common case
     queue = default_queue()
     return enqueue_if_auto_place(ShopRepository(), order, queue.send if queue is not None else None)
+
+
+def clear_settings_cache() -> None:
+    """Forget cached auto_place switches (tests; a seller's change otherwise shows within the TTL)."""
+    _auto_place_cache.clear()

@@ -54,3 +54,16 @@ def schedule_handler(event: dict[str, Any], context: Any) -> None:
     SCHEDULE_EVENTS.append(event)
     if event.get("fail"):
         raise RuntimeError("probe asked to fail")
+
+
+def echo_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Answers with the API Gateway event it was given; "/boom" raises; a path ending in .bin answers bytes."""
+    import base64
+    import json
+
+    if event["rawPath"].endswith("/boom"):
+        raise RuntimeError("probe asked to fail")
+    if event["rawPath"].endswith(".bin"):
+        return {"statusCode": 201, "headers": {"content-type": "application/octet-stream", "x-probe": "1"},
+                "body": base64.b64encode(b"\x00\xffbytes").decode(), "isBase64Encoded": True}
+    return {"statusCode": 200, "headers": {"content-type": "application/json"}, "body": json.dumps(event)}

@@ -140,8 +140,9 @@ def test_bisect_batch_on_function_error(tmp_path: Path, start_stack: Callable[..
 
 def test_maximum_record_age(tmp_path: Path, start_stack: Callable[..., Stack]) -> None:
     # A record older than MaximumRecordAgeInSeconds is not retried: it goes to OnFailure as RecordAgeExceeded.
-    event = probe_event(MaximumRecordAgeInSeconds=1, MaximumRetryAttempts=-1, BatchSize=1)
-    stack = start_stack(template_with_probe(tmp_path, event), retry_delay=0.3)
+    # moto's ApproximateCreationDateTime has whole seconds: a record may look up to 1 s old when first read.
+    event = probe_event(MaximumRecordAgeInSeconds=2, MaximumRetryAttempts=-1, BatchSize=1)
+    stack = start_stack(template_with_probe(tmp_path, event), retry_delay=0.1)
     put(stack, "POISON", mode="raise")
     seen: list[dict[str, Any]] = []
     wait_for(lambda: collect(seen, stack) == 1, timeout=15)
