@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/sync_throughput.py --orders 10000 --rate 20 --latency 0.15 --workers 24
 
-moto (bench/moto_serial.py: moto's server, one request at a time, i.e. DynamoDB's per-request atomicity) and
+moto (local/moto_serial.py: moto's server, one request at a time, i.e. DynamoDB's per-request atomicity) and
 the AliExpress simulator (`python -m simulators.aliexpress`) run as child processes on loopback: in-process
 moto serialises every thread on its backend lock and the GIL, and its threaded server lets two conditional
 updates of one item both pass, neither of which real DynamoDB does.
@@ -133,7 +133,7 @@ def main() -> None:
     args = parser.parse_args()
     moto_port, sim_port = free_port(), free_port()
     children = [
-        subprocess.Popen([sys.executable, str(ROOT / "bench" / "moto_serial.py"), "--port", str(moto_port)],
+        subprocess.Popen([sys.executable, "-m", "local.moto_serial", "--port", str(moto_port)],
                          cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL),
         subprocess.Popen([sys.executable, "-m", "simulators.aliexpress", "--port", str(sim_port), "--app-key",
                           APP_KEY, "--app-secret", APP_SECRET, "--seed", "7"],

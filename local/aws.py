@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import logging
 import secrets as pysecrets
-import socket
 import string
 import urllib.request
 from dataclasses import dataclass, field
@@ -18,8 +17,8 @@ from typing import Any
 import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
-from moto.server import ThreadedMotoServer
 
+from local.moto_serial import SerialMotoServer
 from local.template import Resolver, UnresolvedReference, table_create_args
 
 log = logging.getLogger("local.aws")
@@ -36,23 +35,19 @@ QUEUE_ATTRIBUTES = {"VisibilityTimeout", "MessageRetentionPeriod", "DelaySeconds
 
 
 class MotoServer:
-    """ThreadedMotoServer on 127.0.0.1 (`port=0`: any free port)."""
+    """moto's server on 127.0.0.1 (`port=0`: any free port), one request at a time so that conditional
+    writes are atomic as in DynamoDB (see local/moto_serial.py)."""
 
     def __init__(self, port: int = 0) -> None:
         self._port = port
-        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+        self._server: SerialMotoServer | None = None
         self.url = ""
 
     def start(self) -> MotoServer:
         # werkzeug logs every AWS call at INFO; the runtime's own output is what the operator reads.
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
-        if self._port:
-            # ThreadedMotoServer waits forever when its thread cannot bind: find out here instead.
-            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-                probe.bind(("127.0.0.1", self._port))
-        self._server.start()
-        host, port = self._server.get_host_and_port()
-        self.url = f"http://{host}:{port}"
+        self._server = SerialMotoServer("127.0.0.1", self._port).start()  # binds now: a busy port raises here
+        self.url = self._server.url
         # moto's backends are per process, not per server: a stack started earlier in this process left
         # its tables and queues there. Start empty (one stack per process at a time).
         with urllib.request.urlopen(urllib.request.Request(f"{self.url}/moto-api/reset", method="POST"),  # noqa: S310
@@ -61,7 +56,8 @@ class MotoServer:
         return self
 
     def stop(self) -> None:
-        self._server.stop()
+        if self._server is not None:
+            self._server.stop()
 
 
 def client(service: str, endpoint: str) -> Any:

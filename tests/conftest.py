@@ -16,6 +16,7 @@ os.environ.setdefault("TABLE_NAME", "dropship-orders-test")
 os.environ.pop("AWS_ENDPOINT_URL", None)
 
 import json
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,7 @@ from typing import Any
 import boto3
 import pytest
 from moto import mock_aws
+from moto.core.botocore_stubber import BotocoreStubber
 
 from local.template import load_template, table_create_args
 from shared.data.dynamo import reset_clients
@@ -33,6 +35,21 @@ from shared.settings import get_settings
 
 # The team's handbook folder sits beside the repo (in CI too): ../shared/reference/fixtures.
 FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "reference" / "fixtures"
+
+
+# In-process moto takes no lock, so two threads' conditional writes on one item could both pass their
+# condition (DynamoDB never lets them). One request at a time restores DynamoDB's per-request atomicity
+# for the concurrency tests (never-twice placement, racing writers).
+_moto_lock = threading.RLock()
+_moto_call = BotocoreStubber.__call__
+
+
+def _serial_moto_call(self: BotocoreStubber, event_name: str, request: Any, **kwargs: Any) -> Any:
+    with _moto_lock:
+        return _moto_call(self, event_name, request, **kwargs)
+
+
+BotocoreStubber.__call__ = _serial_moto_call  # type: ignore[method-assign]
 
 
 @dataclass

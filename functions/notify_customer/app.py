@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -17,31 +18,25 @@ from shared.logic.tracking_push import notify_needed, order_change
 from shared.observability import logger, metrics, tracer
 
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
-_notifier: TrackingNotifier | None = None
-_mailer: SesMailer | None = None
 _options: dict[str, Any] = {"max_attempts": DEFAULT_MAX_ATTEMPTS}
 
 
 def configure(*, max_attempts: int | None = None) -> None:
-    global _notifier, _mailer
     if max_attempts is not None:
         _options["max_attempts"] = max_attempts
-    _notifier = _mailer = None
+    notifier.cache_clear()
+    mailer.cache_clear()
 
 
+@lru_cache(maxsize=1)
 def mailer() -> SesMailer:
-    global _mailer
-    if _mailer is None:
-        _mailer = SesMailer()
-    return _mailer
+    return SesMailer()
 
 
+@lru_cache(maxsize=1)
 def notifier() -> TrackingNotifier:
-    global _notifier
-    if _notifier is None:
-        _notifier = TrackingNotifier(OrderRepository(), ShopRepository(), DeliveryLedger(), mailer(),
-                                     max_attempts=int(_options["max_attempts"]))
-    return _notifier
+    return TrackingNotifier(OrderRepository(), ShopRepository(), DeliveryLedger(), mailer(),
+                            max_attempts=int(_options["max_attempts"]))
 
 
 @tracer.capture_method

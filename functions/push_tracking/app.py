@@ -3,6 +3,7 @@ delivered again (with the ones after it in its shard); the others of the batch a
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -23,27 +24,23 @@ from shared.logic.tracking_push import (
 from shared.observability import logger, metrics, tracer
 
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
-_pusher: TrackingPusher | None = None
 _options: dict[str, Any] = {"max_attempts": DEFAULT_MAX_ATTEMPTS, "client": {}}
 
 
 def configure(*, max_attempts: int | None = None, client: dict[str, Any] | None = None) -> None:
     """Change the pusher's limits (client timeouts, retries, sleep) and rebuild it on next use."""
-    global _pusher
     if max_attempts is not None:
         _options["max_attempts"] = max_attempts
     if client is not None:
         _options["client"] = client
-    _pusher = None
+    pusher.cache_clear()
 
 
+@lru_cache(maxsize=1)
 def pusher() -> TrackingPusher:
-    global _pusher
-    if _pusher is None:
-        _pusher = TrackingPusher(OrderRepository(), ShopRepository(), DeliveryLedger(),
-                                 ShopBaseClientFactory(dict(_options["client"])),
-                                 max_attempts=int(_options["max_attempts"]))
-    return _pusher
+    return TrackingPusher(OrderRepository(), ShopRepository(), DeliveryLedger(),
+                          ShopBaseClientFactory(dict(_options["client"])),
+                          max_attempts=int(_options["max_attempts"]))
 
 
 @tracer.capture_method

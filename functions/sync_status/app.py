@@ -8,6 +8,7 @@ delivery names the same slot and finds the run already claimed.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -16,14 +17,10 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from shared.logic.sync import RunDeps, build_run_deps, start_scheduled_run
 from shared.observability import logger, metrics, tracer
 
-_deps: RunDeps | None = None
 
-
+@lru_cache(maxsize=1)
 def deps() -> RunDeps:
-    global _deps
-    if _deps is None:
-        _deps = build_run_deps(with_syncer=False)
-    return _deps
+    return build_run_deps(with_syncer=False)
 
 
 def scheduled_time(event: dict[str, Any], now: datetime) -> datetime:

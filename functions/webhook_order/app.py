@@ -6,6 +6,7 @@ Verify the shop and the signature on the exact bytes received, parse, apply idem
 from __future__ import annotations
 
 import json
+from functools import lru_cache
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
@@ -24,14 +25,12 @@ from shared.settings import get_settings
 from shared.shopbase.signature import verify_webhook
 
 app = APIGatewayHttpResolver()
-_repo: OrderRepository | None = None
 
 
+@lru_cache(maxsize=1)
 def repository() -> OrderRepository:
-    global _repo
-    if _repo is None:
-        _repo = OrderRepository()
-    return _repo
+    """One per container (cleared by tests and the local runtime like every lru_cache'd client)."""
+    return OrderRepository()
 
 
 def _error(status: int, message: str, reason: str, **extra: Any) -> Response:

@@ -155,6 +155,8 @@ class Observation:
     state: AeState
     # Parcels with a tracking number, lines already mapped to the store's line items.
     packages: list[Package] = field(default_factory=list)
+    # The store line items this AliExpress order covers, when placement could not tell (several suppliers).
+    line_item_ids: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -177,6 +179,24 @@ def _owned(attention: str | None) -> bool:
     """Attention texts the sync sets, and may therefore clear; other writers' flags are left alone."""
     return attention is not None and (attention.startswith((ATTENTION_PREFIX, STALLED_PREFIX))
                                       or attention == RECONNECT_ATTENTION)
+
+
+def child_line_ids(order: Order, trade: TradeOrder, links: Callable[[], dict[str, Link]]) -> list[str]:
+    """The store line items an AliExpress order holds, matched through the variant links (product + SKU)."""
+    by_variant = links()
+    ids: list[str] = []
+    for li in order.line_items:
+        link = by_variant.get(li.variant_id or "")
+        if link is None:
+            continue
+        for child in trade.child_order_list:
+            if child.product_id != link.product_id:
+                continue
+            if link.sku_id and child.sku_id and link.sku_id != child.sku_id:
+                continue
+            ids.append(li.id)
+            break
+    return ids
 
 
 def _line_ids(order: Order, ae: AeOrder) -> list[str]:
@@ -263,6 +283,8 @@ def apply_observations(order: Order, observations: Sequence[Observation], now: d
             ae.shipped_at = now  # first seen shipped: the start of the stalled-tracking clock
         if (ae.order_status, ae.logistics_status, ae.end_reason, ae.shipped_at) != before:
             ae.checked_at = now
+        if not ae.line_item_ids and ob.line_item_ids:
+            ae.line_item_ids = list(ob.line_item_ids)
         for parcel in ob.packages:
             known = new.package(parcel.tracking_number)
             if known is None:
@@ -385,6 +407,10 @@ class OrderSyncer:
         end_reason = next((r for r in end_reasons if r), None)
         ob = Observation(ae_order_id=ae.ae_order_id, order_status=trade.order_status,
                          logistics_status=trade.logistics_status, end_reason=end_reason, state=state)
+        if not ae.line_item_ids and len(order.ae_orders) > 1:
+            # Several suppliers: the create call does not say which order holds which items; its lines do.
+            ob.line_item_ids = child_line_ids(order, trade, links)
+            ae = ae.model_copy(update={"line_item_ids": ob.line_item_ids})
         if state in SHIPPED_STATES:
             result.calls += 1
             parcels = self._accounts.call(shop, lambda c, token: c.get_tracking(token, ae.ae_order_id))

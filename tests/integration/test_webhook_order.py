@@ -42,7 +42,7 @@ def item_count() -> int:
 
 @pytest.fixture(autouse=True)
 def fresh_repository() -> None:
-    webhook._repo = None
+    webhook.repository.cache_clear()
 
 
 def test_paid_order_is_recorded_awaiting_order(shop: str, order_paid: dict[str, Any], lambda_context: Any) -> None:

@@ -71,7 +71,7 @@ def _clear_caches() -> None:
 def fresh_webhook_repository() -> None:
     from functions.webhook_order import app as webhook
 
-    webhook._repo = None
+    webhook.repository.cache_clear()
 
 
 @pytest.fixture

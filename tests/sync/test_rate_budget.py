@@ -16,7 +16,7 @@ import boto3
 import pytest
 import requests
 
-from bench.moto_serial import SerialMotoServer
+from local.moto_serial import SerialMotoServer
 from local.template import load_template, table_create_args
 from shared.aliexpress.client import AliExpressClient
 from shared.data.dynamo import reset_clients
@@ -42,7 +42,7 @@ def test_store_never_hands_out_more_than_the_cap(table: Any) -> None:
 
 @pytest.fixture
 def atomic_table(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    """The orders table on moto's server, one request at a time (bench/moto_serial.py): DynamoDB's
+    """The orders table on moto's server, one request at a time (local/moto_serial.py): DynamoDB's
     per-request atomicity, which in-process moto does not give concurrent threads."""
     server = SerialMotoServer().start()
     monkeypatch.setenv("AWS_ENDPOINT_URL", server.url)

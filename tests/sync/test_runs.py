@@ -30,7 +30,7 @@ class Crash(BaseException):
 @pytest.fixture
 def wired(run_deps: RunDeps, monkeypatch: pytest.MonkeyPatch) -> Iterator[RunDeps]:
     # The handlers' per-container dependencies, pointed at the test's simulator and queue.
-    monkeypatch.setattr(starter, "_deps", run_deps)
+    monkeypatch.setattr(starter, "deps", lambda: run_deps)
     worker._local.deps = run_deps
     monkeypatch.setattr(sync_logic, "KEYS_PER_MESSAGE", 4)
     monkeypatch.setattr(sync_logic, "SHARD_PAGE", 6)

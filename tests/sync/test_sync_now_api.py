@@ -35,7 +35,9 @@ def api(world: World, queue_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterat
     routes_sync.syncer.cache_clear()
     routes_sync.gate.cache_clear()
     yield {world.shop: "tok-demo", "other-store": "tok-other"}
+    # Cached per container: they hold this test's moto clients.
     routes_sync.syncer.cache_clear()
+    routes_sync.gate.cache_clear()
 
 
 def call(context: Any, path: str, token: str) -> tuple[int, dict[str, Any], dict[str, str]]:

@@ -4,8 +4,9 @@ moto's own server is threaded and its DynamoDB backend takes no lock, so two con
 of one item can both pass their condition (real DynamoDB never lets them). The rate budget and the run
 counters rely on that atomicity, so the benchmark and the concurrency tests serialise requests here.
 Connections are still accepted concurrently (keep-alive clients do not block each other).
+The local runtime, the benchmark and the concurrency tests all use it.
 
-    python bench/moto_serial.py --port 5123
+    python -m local.moto_serial --port 5123
 """
 
 from __future__ import annotations
@@ -24,6 +25,9 @@ class _Serial:
         self.lock = threading.Lock()
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        # Only DynamoDB needs it; an SQS long poll must not hold every other request for 20 s.
+        if not str(environ.get("HTTP_X_AMZ_TARGET", "")).startswith("DynamoDB_"):
+            return self.app(environ, start_response)
         with self.lock:
             # Materialise the body inside the lock: moto builds responses lazily in places.
             return list(self.app(environ, start_response))
@@ -39,7 +43,7 @@ class SerialMotoServer:
         self._thread: threading.Thread | None = None
 
     def start(self) -> SerialMotoServer:
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, name="moto-server", daemon=True)
         self._thread.start()
         return self
 
