@@ -13,9 +13,8 @@ def test_demo_story_checks_out(tmp_path: Path) -> None:
     out = io.StringIO()
     config = StackConfig(api_port=0, moto_port=0, aliexpress_port=0, shopbase_port=0, state_dir=None,
                          function_log=tmp_path / "functions.log", poll_interval=0.05, retry_delay=0.05)
-    # The order from two suppliers is left out here: multi-supplier fulfillment is a known open bug in
-    # placement/sync (see docs/local-runtime.md); `make demo` keeps it in and reports it.
-    code = run_demo(config, orders=14, out=out, two_suppliers=0)
+    # One order comes from two suppliers: two AliExpress orders, each package fulfilled with its own items.
+    code = run_demo(config, orders=14, out=out, two_suppliers=1)
     text = out.getvalue()
     assert code == 0, text
     assert "Played 8 of 8 steps" in text
