@@ -14,7 +14,14 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
-from functions.seller_api import routes_fulfill, routes_links, routes_orders, routes_placement, routes_sync
+from functions.seller_api import (
+    routes_fulfill,
+    routes_links,
+    routes_orders,
+    routes_placement,
+    routes_settings,
+    routes_sync,
+)
 from functions.seller_api.common import ApiError, error_response
 from shared.data.orders import InvalidCursor
 from shared.logic.auth import is_valid_seller_token
@@ -26,6 +33,7 @@ app.include_router(routes_fulfill.router)
 app.include_router(routes_links.router)
 app.include_router(routes_placement.router)
 app.include_router(routes_sync.router)
+app.include_router(routes_settings.router)
 
 
 def require_shop_token(app: APIGatewayHttpResolver, next_middleware: Any) -> Response:

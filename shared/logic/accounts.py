@@ -255,14 +255,26 @@ class AliExpressAccounts:
         return AliExpressDisconnected(shop, problem)
 
 
-@lru_cache(maxsize=4)
-def default_accounts(timeout: float | tuple[float, float] = (3.05, 10), max_retries: int = 3) -> AliExpressAccounts:
-    """The container's accounts: client from settings + app secret, tokens from Secrets Manager.
+def make_accounts(timeout: float | tuple[float, float] = (3.05, 10), max_retries: int = 3,
+                  before_call: Callable[[str], None] | None = None) -> AliExpressAccounts:
+    """Accounts with a new client from settings + app secret, tokens from Secrets Manager.
 
-    Functions behind API Gateway (30 s) pass a smaller timeout/retry budget than queue workers.
+    Every HTTP attempt spends the fleet-wide AliExpress rate budget (placing, linking and syncing share one
+    limit). Functions behind API Gateway (30 s) pass a smaller timeout/retry budget than queue workers.
     """
+    if before_call is None:
+        from shared.data.rate_budget import RateBudgetStore  # deferred: only when a client is built
+        from shared.logic.rate_budget import RateBudget
+
+        before_call = RateBudget(RateBudgetStore())
     credentials = app_credentials()
     client = AliExpressClient(get_settings().aliexpress_gateway_url, credentials.aliexpress_app_key,
                               credentials.aliexpress_app_secret.get_secret_value(), timeout=timeout,
-                              max_retries=max_retries)
+                              max_retries=max_retries, before_call=before_call)
     return AliExpressAccounts(client)
+
+
+@lru_cache(maxsize=4)
+def default_accounts(timeout: float | tuple[float, float] = (3.05, 10), max_retries: int = 3) -> AliExpressAccounts:
+    """The container's accounts (one per timeout budget), spending the fleet-wide rate budget."""
+    return make_accounts(timeout, max_retries)

@@ -32,10 +32,9 @@ from shared.aliexpress.errors import AliExpressError
 from shared.aliexpress.models import TrackingPackage, TradeOrder
 from shared.data.links import Link, LinkRepository
 from shared.data.orders import OrderRepository
-from shared.data.rate_budget import RateBudgetStore
 from shared.data.sync_runs import Counts, SyncQueue, SyncRunRepository
 from shared.lifecycle import SYNC_STATUSES, Event, transition
-from shared.logic.accounts import RECONNECT_ATTENTION, AliExpressAccounts, AliExpressDisconnected, app_credentials
+from shared.logic.accounts import RECONNECT_ATTENTION, AliExpressAccounts, AliExpressDisconnected, make_accounts
 from shared.logic.rate_budget import RateBudget
 from shared.models.order import AeOrder, Order, OrderStatus, Package, PackageLine, utcnow
 from shared.observability import logger
@@ -593,11 +592,7 @@ def sync_queue_url() -> str:
 
 def build_accounts(budget: RateBudget | None = None) -> AliExpressAccounts:
     """AliExpress accounts whose client spends the fleet's rate budget before every HTTP attempt."""
-    credentials = app_credentials()
-    spend = budget if budget is not None else RateBudget(RateBudgetStore())
-    client = AliExpressClient(get_settings().aliexpress_gateway_url, credentials.aliexpress_app_key,
-                              credentials.aliexpress_app_secret.get_secret_value(), before_call=spend)
-    return AliExpressAccounts(client)
+    return make_accounts(before_call=budget)
 
 
 def build_run_deps(*, with_syncer: bool = True) -> RunDeps:

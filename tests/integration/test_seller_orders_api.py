@@ -64,3 +64,20 @@ def test_token_is_per_shop_and_other_shops_orders_are_invisible(shop: str, token
 def test_bad_tab_is_400(shop: str, tokens: dict[str, str], lambda_context: Any) -> None:
     status, body = call(lambda_context, "GET", f"/shops/{shop}/orders", tokens[shop], "tab=shipped")
     assert status == 400 and "unknown tab" in body["error"]
+
+
+def test_settings_read_and_patch(shop: str, tokens: dict[str, str], lambda_context: Any) -> None:
+    status, body = call(lambda_context, "GET", f"/shops/{shop}/settings", tokens[shop])
+    assert status == 200 and body["auto_place"] is False and body["send_tracking_email"] is True
+    status, body = call(lambda_context, "PATCH", f"/shops/{shop}/settings", tokens[shop],
+                        body={"auto_place": True, "send_tracking_email": False, "sender_email": "shop@example.com"})
+    assert status == 200 and body["auto_place"] is True and body["send_tracking_email"] is False
+    assert call(lambda_context, "GET", f"/shops/{shop}/settings", tokens[shop])[1]["sender_email"] == "shop@example.com"
+    # Bad input changes nothing.
+    assert call(lambda_context, "PATCH", f"/shops/{shop}/settings", tokens[shop],
+                body={"aliexpress_connected": True})[0] == 422
+    assert call(lambda_context, "PATCH", f"/shops/{shop}/settings", tokens[shop],
+                body={"sender_email": "not-an-address"})[0] == 422
+    assert call(lambda_context, "PATCH", f"/shops/{shop}/settings", tokens[shop], body={})[0] == 400
+    assert call(lambda_context, "PATCH", f"/shops/{shop}/settings", "tok-other", body={"auto_place": False})[0] == 401
+    assert call(lambda_context, "GET", f"/shops/{shop}/settings", tokens[shop])[1]["auto_place"] is True
