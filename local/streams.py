@@ -76,12 +76,12 @@ class MappingStats:
     batch_sizes: list[int] = field(default_factory=list)
 
 
-def _jsonable(value: Any) -> Any:
+def event_json(value: Any) -> Any:
     """boto3 decodes a few fields the Lambda event carries as JSON (timestamps, binary attributes)."""
     if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
+        return {k: event_json(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_jsonable(v) for v in value]
+        return [event_json(v) for v in value]
     if isinstance(value, datetime):
         return int(value.timestamp())
     if isinstance(value, bytes | bytearray):
@@ -90,7 +90,7 @@ def _jsonable(value: Any) -> Any:
 
 
 def lambda_record(raw: dict[str, Any], stream_arn: str) -> dict[str, Any]:
-    record = _jsonable(raw)
+    record = event_json(raw)
     record["eventSourceARN"] = stream_arn
     record.setdefault("eventSource", "aws:dynamodb")
     record.setdefault("awsRegion", "us-east-1")

@@ -8,29 +8,16 @@ MaximumRetryAttempts, and an on-failure list that receives pointers only.
 
 from __future__ import annotations
 
-import base64
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 import boto3
 from moto.events.models import EventPattern
 
+from local.streams import event_json
 from local.template import load_template
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, datetime):
-        return int(value.timestamp())
-    if isinstance(value, bytes | bytearray):
-        return base64.b64encode(bytes(value)).decode("ascii")
-    return value
 
 
 class StreamTap:
@@ -58,7 +45,7 @@ class StreamTap:
                 response = self._client.get_records(ShardIterator=iterator, Limit=1000)
                 batch = response.get("Records", [])
                 for raw in batch:
-                    record = _jsonable(raw)
+                    record = event_json(raw)
                     record["eventSourceARN"] = self.arn
                     records.append(record)
                 iterator = response.get("NextShardIterator")
