@@ -14,7 +14,7 @@ from shared.data.notifications import DeliveryLedger
 from shared.data.orders import OrderRepository
 from shared.data.shops import ShopRepository
 from shared.logic.notify import DEFAULT_MAX_ATTEMPTS, SesMailer, TrackingNotifier
-from shared.logic.tracking_push import notify_needed, order_change
+from shared.logic.tracking_push import change_needing, notify_needed
 from shared.observability import logger, metrics, tracer
 
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
@@ -41,13 +41,11 @@ def notifier() -> TrackingNotifier:
 
 @tracer.capture_method
 def record_handler(record: DynamoDBRecord) -> None:
-    stream = record.dynamodb
-    if stream is None or record.event_name is None:
+    found = change_needing(record, notify_needed)
+    if found is None:
         return
-    change = order_change(record.event_name.name, stream.new_image, stream.old_image)
-    if change is None or not notify_needed(change):
-        return
-    report = notifier().notify(change.shop, change.order_id, attempt_key=stream.sequence_number or "none")
+    change, attempt_key = found
+    report = notifier().notify(change.shop, change.order_id, attempt_key=attempt_key)
     metrics.add_metric(name="TrackingEmailSent", unit=MetricUnit.Count, value=len(report.sent))
     metrics.add_metric(name="TrackingEmailNotSent", unit=MetricUnit.Count, value=len(report.not_sent))
     # Never the customer's address: order ids and counts only.

@@ -18,7 +18,7 @@ from shared.logic.tracking_push import (
     DEFAULT_MAX_ATTEMPTS,
     ShopBaseClientFactory,
     TrackingPusher,
-    order_change,
+    change_needing,
     push_needed,
 )
 from shared.observability import logger, metrics, tracer
@@ -45,13 +45,11 @@ def pusher() -> TrackingPusher:
 
 @tracer.capture_method
 def record_handler(record: DynamoDBRecord) -> None:
-    stream = record.dynamodb
-    if stream is None or record.event_name is None:
+    found = change_needing(record, push_needed)
+    if found is None:
         return
-    change = order_change(record.event_name.name, stream.new_image, stream.old_image)
-    if change is None or not push_needed(change):
-        return
-    report = pusher().push(change.shop, change.order_id, attempt_key=stream.sequence_number or "none")
+    change, attempt_key = found
+    report = pusher().push(change.shop, change.order_id, attempt_key=attempt_key)
     metrics.add_metric(name="FulfillmentCreated", unit=MetricUnit.Count, value=len(report.created))
     metrics.add_metric(name="FulfillmentFound", unit=MetricUnit.Count, value=len(report.found))
     metrics.add_metric(name="PushRefused", unit=MetricUnit.Count, value=len(report.refused))

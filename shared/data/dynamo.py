@@ -9,6 +9,7 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import ClientError
 
 from shared.settings import get_settings
 
@@ -53,3 +54,13 @@ def _decimal(value: Any) -> Any:
     if isinstance(value, set):
         return sorted(value)
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def condition_failed(error: ClientError) -> bool:
+    """True when a conditional write (or a transaction's condition) was refused: an expected outcome."""
+    code = error.response.get("Error", {}).get("Code")
+    if code == "ConditionalCheckFailedException":
+        return True
+    if code == "TransactionCanceledException":
+        return any(r.get("Code") == "ConditionalCheckFailed" for r in error.response.get("CancellationReasons") or [])
+    return False

@@ -19,7 +19,7 @@ from boto3.dynamodb.conditions import Attr
 from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import ClientError
 
-from shared.data.dynamo import from_item, orders_table
+from shared.data.dynamo import condition_failed, from_item, orders_table
 from shared.data.orders import shop_pk
 
 EMAIL_TTL_SECONDS = 90 * 24 * 3600  # far beyond any replay; long enough to answer "was it sent?"
@@ -65,10 +65,6 @@ def _record(item: dict[str, Any]) -> EmailRecord:
                        message_id=data.get("message_id"), error=data.get("error"))
 
 
-def _condition_failed(error: ClientError) -> bool:
-    return error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
-
-
 class DeliveryLedger:
     def __init__(self, table: Any | None = None, clock: Any = time.time) -> None:
         self._table = table if table is not None else orders_table()
@@ -89,7 +85,7 @@ class DeliveryLedger:
                                  ReturnValuesOnConditionCheckFailure="ALL_OLD")
             return Claim(claimed=True)
         except ClientError as error:
-            if not _condition_failed(error):
+            if not condition_failed(error):
                 raise
             old = error.response.get("Item")
             if old:
@@ -116,7 +112,7 @@ class DeliveryLedger:
                 Key={"pk": shop_pk(shop), "sk": email_sk(order_id, tracking_number)},
                 ConditionExpression=Attr("token").eq(token) & Attr("status").eq(EmailStatus.SENDING))
         except ClientError as error:
-            if not _condition_failed(error):
+            if not condition_failed(error):
                 raise
 
     def _finish(self, shop: str, order_id: str, tracking_number: str, token: str, status: str,

@@ -20,7 +20,7 @@ from boto3.dynamodb.conditions import Attr, Key
 from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import ClientError
 
-from shared.data.dynamo import from_item, orders_table, to_item
+from shared.data.dynamo import condition_failed, from_item, orders_table, to_item
 from shared.lifecycle import SYNC_STATUSES
 from shared.models.order import Order, OrderStatus
 from shared.settings import get_settings
@@ -149,7 +149,7 @@ class OrderRepository:
                                      ReturnValuesOnConditionCheckFailure="ALL_OLD")
                 return Mutation(order=changed, written=True)
             except ClientError as error:
-                if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                if not condition_failed(error):
                     raise
                 old = error.response.get("Item")
                 current = decode_order(_deserialize(old)) if old else self.get(shop, order_id)

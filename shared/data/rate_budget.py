@@ -15,7 +15,7 @@ from typing import Any
 from boto3.dynamodb.conditions import Attr
 from botocore.exceptions import ClientError
 
-from shared.data.dynamo import orders_table
+from shared.data.dynamo import condition_failed, orders_table
 
 # Kept a few minutes for inspection (and the tests), then DynamoDB's TTL removes them.
 KEEP_SECONDS = 300
@@ -60,7 +60,7 @@ class RateBudgetStore:
                 used_now = int(response["Attributes"]["used"])
                 return range(used_now - wanted, used_now)
             except ClientError as error:
-                if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                if not condition_failed(error):
                     raise
                 raw = (error.response.get("Item") or {}).get("used", {}).get("N")
             used = int(raw) if raw is not None else None
@@ -75,7 +75,7 @@ class RateBudgetStore:
                     ConditionExpression=Attr("used").not_exists() if used is None else Attr("used").eq(used),
                     ExpressionAttributeValues={":target": not_before + wanted, ":exp": expires})
             except ClientError as error:
-                if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                if not condition_failed(error):
                     raise
                 continue  # someone else moved it: try again with the normal path
             return range(not_before, not_before + wanted)
@@ -104,7 +104,7 @@ class IntervalGate:
                                            ":exp": int(now + min_interval + KEEP_SECONDS)},
                 ReturnValuesOnConditionCheckFailure="ALL_OLD")
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+            if not condition_failed(error):
                 raise
             last = (error.response.get("Item") or {}).get("last_at", {}).get("N")
             return max(1.0, float(last) + min_interval - now) if last is not None else min_interval

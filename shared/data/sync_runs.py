@@ -25,7 +25,7 @@ from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, Field
 
-from shared.data.dynamo import BOTO_CONFIG, from_item, orders_table
+from shared.data.dynamo import BOTO_CONFIG, condition_failed, from_item, orders_table
 
 RUN_SK = "RUN"
 COUNTER_SHARDS = 16
@@ -64,16 +64,6 @@ def run_pk(run_id: str) -> str:
     return f"SYNCRUN#{run_id}"
 
 
-def _is_conditional_failure(error: ClientError) -> bool:
-    code = error.response.get("Error", {}).get("Code")
-    if code == "ConditionalCheckFailedException":
-        return True
-    if code == "TransactionCanceledException":
-        reasons = error.response.get("CancellationReasons") or []
-        return any(r.get("Code") == "ConditionalCheckFailed" for r in reasons)
-    return False
-
-
 class SyncRunRepository:
     def __init__(self, table: Any | None = None) -> None:
         self._table = table if table is not None else orders_table()
@@ -88,7 +78,7 @@ class SyncRunRepository:
                       "expires_at": int(started_at.timestamp()) + KEEP_SECONDS},
                 ConditionExpression=Attr("pk").not_exists())
         except ClientError as error:
-            if _is_conditional_failure(error):
+            if condition_failed(error):
                 return False
             raise
         return True
@@ -103,7 +93,7 @@ class SyncRunRepository:
                 & (Attr("taken_over_at").not_exists() | Attr("taken_over_at").lt(claimed_before.isoformat())),
                 ExpressionAttributeValues={":now": now.isoformat()})
         except ClientError as error:
-            if _is_conditional_failure(error):
+            if condition_failed(error):
                 return False
             raise
         return True
@@ -142,7 +132,7 @@ class SyncRunRepository:
                 ExpressionAttributeNames={**names, "#units": "units"},
                 ExpressionAttributeValues=values)
         except ClientError as error:
-            if _is_conditional_failure(error):
+            if condition_failed(error):
                 return False
             raise
         return True
@@ -181,7 +171,7 @@ class SyncRunRepository:
                 ConditionExpression=Attr("pk").exists() & Attr("ended_at").not_exists(),
                 ExpressionAttributeValues={":now": now.isoformat()})
         except ClientError as error:
-            if _is_conditional_failure(error):
+            if condition_failed(error):
                 return False
             raise
         return True

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from shared.data.dynamo import from_item
@@ -87,6 +88,19 @@ def notify_needed(change: OrderChange) -> set[str]:
     """Tracking numbers this change made pending for the customer email (the package was just pushed)."""
     before = {p.tracking_number for p in change.old_packages if p.needs_notify}
     return {p.tracking_number for p in change.new_packages if p.needs_notify} - before
+
+
+def change_needing(record: DynamoDBRecord, needed: Callable[[OrderChange], set[str]]) -> tuple[OrderChange, str] | None:
+    """The order change a stream record carries, with the record's sequence number (the attempt key), when
+    `needed` finds work in it; None otherwise. Both stream consumers start here: filters cannot compare
+    old and new images, this does."""
+    stream = record.dynamodb
+    if stream is None or record.event_name is None:
+        return None
+    change = order_change(record.event_name.name, stream.new_image, stream.old_image)
+    if change is None or not needed(change):
+        return None
+    return change, stream.sequence_number or "none"
 
 
 # --------------------------------------------------------------------------------------------------
