@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export AWS_ACCOUNT_ID_ENDPOINT_MODE := disabled
 
-.PHONY: install lint typecheck cfn-lint unit test demo run build build-check clean bench
+.PHONY: install lint typecheck imports cfn-lint unit test demo run build build-check clean bench
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -21,13 +21,16 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy shared functions simulators local
 
+imports: $(STAMP)
+	$(BIN)/lint-imports
+
 cfn-lint: $(STAMP)
 	$(BIN)/cfn-lint infra/template.yaml
 
 unit: $(STAMP)
-	$(BIN)/pytest -q -p no:randomly
+	$(BIN)/pytest -q -p no:randomly -n 2 --dist loadfile --durations=15
 
-test: lint typecheck cfn-lint unit
+test: lint typecheck imports cfn-lint unit
 
 demo: $(STAMP)
 	$(BIN)/dropship demo

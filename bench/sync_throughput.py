@@ -171,14 +171,12 @@ def run_bench(args: argparse.Namespace, sim_url: str) -> None:
     from functions.sync_status import app as starter
     from functions.sync_worker import app as worker
     from local.template import load_template, table_create_args
+    from shared import wiring
     from shared.aliexpress.client import AliExpressClient
     from shared.data.aliexpress_tokens import AliExpressTokenStore, StoredToken
-    from shared.data.dynamo import orders_table
     from shared.data.orders import encode_order
-    from shared.data.sync_runs import SyncRunRepository
-    from shared.logic import sync as sync_logic
+    from shared.logic import sync_runs
     from shared.models.order import AeOrder, LineItem, Order, OrderStatus
-    from shared.settings import get_settings
 
     t_setup = time.monotonic()
     sim = Sim(sim_url)
@@ -192,15 +190,15 @@ def run_bench(args: argparse.Namespace, sim_url: str) -> None:
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     os.environ.update({"SYNC_QUEUE_URL": queue_url, "ALIEXPRESS_GATEWAY_URL": sim_url,
                        "ALIEXPRESS_CALLS_PER_SECOND": str(args.rate)})
-    get_settings.cache_clear()
-    boto3.client("dynamodb").create_table(**table_create_args(load_template(), "OrdersTable",
-                                                              get_settings().table_name))
-    boto3.client("secretsmanager").create_secret(Name=get_settings().app_secret_name, SecretString=json.dumps(
+    wiring.reset()  # the settings above, read once
+    settings = wiring.settings()
+    boto3.client("dynamodb").create_table(**table_create_args(load_template(), "OrdersTable", settings.table_name))
+    boto3.client("secretsmanager").create_secret(Name=settings.app_secret_name, SecretString=json.dumps(
         {"aliexpress_app_key": APP_KEY, "aliexpress_app_secret": APP_SECRET, "state_signing_key": "k" * 32}))
 
     shops = [f"bench-shop-{i:03d}" for i in range(args.shops)]
     tokens = {}
-    store = AliExpressTokenStore()
+    store = AliExpressTokenStore(wiring.aws_client("secretsmanager"), settings.aliexpress_token_prefix)
     for shop in shops:
         issued = sim("issue_token", expires_in=30 * 86400, refresh_expires_in=60 * 86400)
         tokens[shop] = issued["access_token"]
@@ -225,7 +223,7 @@ def run_bench(args: argparse.Namespace, sim_url: str) -> None:
         ae_ids = list(pool.map(place, range(args.orders)))
     sim("pay", order_ids=ae_ids[n_shipped:n_shipped + n_paid])
     now = datetime.now(UTC)
-    table = orders_table()
+    table = wiring.table()
     kinds: dict[str, str] = {}
     with table.batch_writer() as batch:
         for i, ae_id in enumerate(ae_ids):
@@ -245,7 +243,7 @@ def run_bench(args: argparse.Namespace, sim_url: str) -> None:
                           line_items=[LineItem(id=f"{order_id}-1", variant_id="v1", quantity=1)],
                           ae_orders=[AeOrder(ae_order_id=ae_id, order_status=raw, logistics_status=logistics,
                                              line_item_ids=[f"{order_id}-1"])], version=1)
-            batch.put_item(Item=encode_order(order))
+            batch.put_item(Item=encode_order(order, settings.sync_shards))
     sim("configure", latency=args.latency, rate_limit=args.rate)
     sim("reset_stats")
     setup_s = time.monotonic() - t_setup
@@ -261,14 +259,19 @@ def run_bench(args: argparse.Namespace, sim_url: str) -> None:
 
     RateBudget.acquire = recording_acquire  # type: ignore[method-assign]
     hook = WriteHook()
-    table.meta.client.meta.events.register("provide-client-params.dynamodb.*", hook)
+
+    def count_writes() -> None:
+        # Every thread has its own table resource (the wiring builds one per thread): hook each of them.
+        wiring.table().meta.client.meta.events.register("provide-client-params.dynamodb.*", hook)
+
+    count_writes()
 
     # ---------------------------------------------------------------- measured: one scheduled run
     slot = "2026-11-26T12:00:00Z"
     t0 = time.monotonic()
     started = starter.lambda_handler({"scheduled_time": slot}, Context(function_name="bench-sync-status"))
     run_id = started["run_id"]
-    runs = SyncRunRepository()
+    runs = wiring.sync_runs()
     done = threading.Event()
     errors: list[str] = []
     handled = Counter[str]()
@@ -276,11 +279,11 @@ def run_bench(args: argparse.Namespace, sim_url: str) -> None:
     budgets: list[Any] = []
 
     def work(n: int) -> None:
+        count_writes()
         try:
             loop(n)
         finally:
-            syncer = worker.deps().syncer
-            budgets.append(getattr(getattr(syncer, "_accounts", None), "client", None))
+            budgets.append(wiring.rate_budget())  # this thread's ("container's") budget holder
 
     def loop(n: int) -> None:
         client = boto3.client("sqs")
@@ -327,8 +330,8 @@ def run_bench(args: argparse.Namespace, sim_url: str) -> None:
     calls = sum(stats["calls"].values())
 
     # ---------------------------------------------------------------- peak memory of one worker invocation
-    keys = [(shops[i % len(shops)], str(100_000 + i)) for i in range(min(sync_logic.KEYS_PER_MESSAGE, args.orders))]
-    message = sync_logic.OrdersMessage(run="bench-memory", unit="m", since=datetime.now(UTC), keys=keys)
+    keys = [(shops[i % len(shops)], str(100_000 + i)) for i in range(min(sync_runs.KEYS_PER_MESSAGE, args.orders))]
+    message = sync_runs.OrdersMessage(run="bench-memory", unit="m", since=datetime.now(UTC), keys=keys)
     sqs.send_message(QueueUrl=queue_url, MessageBody=message.model_dump_json())
     (raw,) = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=1)["Messages"]
     tracemalloc.start()
@@ -372,7 +375,7 @@ def run_bench(args: argparse.Namespace, sim_url: str) -> None:
               f"failed={run.totals.failed} shops={len(run.shops)} pending={run.pending} "
               f"started={run.started_at:%H:%M:%S} ended={run.ended_at and f'{run.ended_at:%H:%M:%S}'}")
     print(f"worker peak memory (1 message of {len(keys)} orders, tracemalloc) {peak / 1024 / 1024:.1f} MiB")
-    stats_of = [getattr(getattr(c, "_before_call", None), "stats", None) for c in budgets if c is not None]
+    stats_of = [budget.stats for budget in budgets]
     totals = {k: sum(getattr(st, k) for st in stats_of if st) for k in ("permits", "used", "wasted", "store_calls")}
     print(f"rate budget                   {totals} waited={sum(st.waited_s for st in stats_of if st):.0f}s")
     print(f"worker errors                 {len(errors)} {errors[:3]}")

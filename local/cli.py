@@ -27,6 +27,7 @@ from typing import Any
 
 import requests
 
+from local.state_file import StateFileMissing, wait_for_json
 from local.template import ROOT
 
 STATE_FILE = ROOT / ".local-state" / "stack.json"
@@ -44,10 +45,15 @@ def _session() -> requests.Session:
     return session
 
 
-def load_state(path: Path = STATE_FILE) -> dict[str, Any]:
-    if not path.exists():
-        raise CliError(f"no running stack ({path} not found): start one with `dropship run`")
-    state = json.loads(path.read_text())
+def load_state(path: Path = STATE_FILE, wait: float = 5.0) -> dict[str, Any]:
+    """The running stack's state; waits up to `wait` s for a stack that is still starting."""
+    try:
+        state = wait_for_json(path, wait, lambda content: "api" in content)
+    except StateFileMissing as error:
+        raise CliError(f"no running stack ({path} not found after {wait:g} s): "
+                       "start one with `dropship run`") from error
+    except TimeoutError as error:
+        raise CliError(f"{error}: is `dropship run` still starting?") from error
     try:
         _session().get(f"{state['api']}/_local/status", timeout=3).raise_for_status()
     except requests.RequestException as error:

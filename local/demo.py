@@ -86,20 +86,20 @@ class Demo:
     def counts(self) -> dict[str, int]:
         if self.api is not None:
             return self.api.counts()
-        from shared.data.orders import OrderRepository  # no seller API in the template: read the table
+        from shared import wiring  # no seller API in the template: read the table
 
-        by_status = OrderRepository().count_by_status(SHOP)
+        by_status = wiring.orders().count_by_status(SHOP)
         return {"all": sum(by_status.values()), **{s.value: n for s, n in by_status.items()}}
 
     def statuses(self) -> dict[str, str]:
         if self.api is not None:
             return {o["order_id"]: o["status"] for o in self.api.orders("all")["orders"]}
-        from shared.data.orders import OrderRepository
+        from shared import wiring
 
         found: dict[str, str] = {}
         cursor = None
         while True:
-            page = OrderRepository().list_orders(SHOP, None, limit=100, cursor=cursor)
+            page = wiring.orders().list_orders(SHOP, None, limit=100, cursor=cursor)
             found.update({o.order_id: o.status.value for o in page.orders})
             cursor = page.cursor
             if not cursor:

@@ -12,7 +12,6 @@ import json
 import logging
 import os
 import re
-import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -26,6 +25,7 @@ from local.functions import LocalFunction
 from local.output import restore_stdout, route_function_output
 from local.queues import QueueMapping, QueueMappingConfig
 from local.schedules import ScheduledTarget, Scheduler
+from local.state_file import read_json, write_json_atomic
 from local.streams import StreamMapping, StreamMappingConfig
 from local.template import ROOT, TEMPLATE_PATH, FunctionSpec, Resolver, function_specs, load_template
 
@@ -94,6 +94,7 @@ class Stack:
         self._function_log: IO[str] | None = None
         self._started = False
         self._lock = threading.Lock()
+        self._state_lock = threading.Lock()
 
     # ------------------------------------------------------------------ urls
     @property
@@ -287,15 +288,9 @@ class Stack:
     def _reset_shared_caches() -> None:
         """Like fresh Lambda containers: no client, setting or repository cached against another endpoint
         (an earlier stack in this process, or whatever was imported before the endpoint was set)."""
-        from shared.data.shops import clear_secret_cache
+        from shared import wiring
 
-        clear_secret_cache()
-        for name, module in list(sys.modules.items()):
-            if module is None or not name.startswith(("shared.", "functions.")):
-                continue
-            for value in list(vars(module).values()):
-                if callable(getattr(value, "cache_clear", None)) and getattr(value, "__module__", None) == name:
-                    value.cache_clear()
+        wiring.reset()
 
     def _build(self, specs: list[FunctionSpec]) -> None:
         assert self.resolver is not None and self.provisioned is not None
@@ -425,14 +420,10 @@ class Stack:
     def write_state(self, extra: dict[str, Any] | None = None) -> Path | None:
         if self.config.state_dir is None:
             return None
-        self.config.state_dir.mkdir(parents=True, exist_ok=True)
         path = self.config.state_dir / "stack.json"
-        current: dict[str, Any] = {}
-        if path.exists() and extra:
-            current = json.loads(path.read_text())
-        current.update({"pid": os.getpid(), "api": self.api_url, "moto": self.moto_url,
-                        "shopbase": self.shopbase.url if self.shopbase else None,
-                        "aliexpress": self.aliexpress.url if self.aliexpress else None, **(extra or {})})
-        path.write_text(json.dumps(current, indent=2))
-        path.chmod(0o600)  # it holds the local demo shop's seller token
-        return path
+        with self._state_lock:  # one writer at a time in this process; readers see whole files (atomic rename)
+            current = (read_json(path) or {}) if extra else {}
+            current.update({"pid": os.getpid(), "api": self.api_url, "moto": self.moto_url,
+                            "shopbase": self.shopbase.url if self.shopbase else None,
+                            "aliexpress": self.aliexpress.url if self.aliexpress else None, **(extra or {})})
+            return write_json_atomic(path, current)

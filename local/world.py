@@ -47,17 +47,18 @@ def webhook_topics(stack: Stack) -> list[str]:
 
 def onboard(stack: Stack, shop: str = "demo-store", *, auto_place: bool = False,
             sender_email: str = DEMO_SENDER, connect: bool = True) -> ShopHandle:
-    from shared.data.shops import ShopRepository, ShopSettings, put_shop_secrets
+    from shared import wiring
     from shared.logic.auth import new_api_token
+    from shared.models.shop import ShopSettings
 
     assert stack.shopbase is not None, "onboarding needs the simulators"
     api_token, token_hash = new_api_token()
     webhook_secret = secrets.token_hex(24)
     access_token = "shpat_" + secrets.token_hex(16)
     stack.shopbase.create_shop(shop, access_token=access_token, webhook_secret=webhook_secret)
-    put_shop_secrets(shop, {"webhook_secret": webhook_secret, "shopbase_access_token": access_token,
-                            "api_token_sha256": token_hash})
-    ShopRepository().put_settings(ShopSettings(shop=shop, auto_place=auto_place, sender_email=sender_email))
+    wiring.shop_secrets().put(shop, {"webhook_secret": webhook_secret, "shopbase_access_token": access_token,
+                                     "api_token_sha256": token_hash})
+    wiring.shops().put_settings(ShopSettings(shop=shop, auto_place=auto_place, sender_email=sender_email))
     stack.client("ses").verify_email_identity(EmailAddress=sender_email)
     session = _session()
     topics = webhook_topics(stack)

@@ -55,17 +55,6 @@ TRANSITIONS: dict[tuple[OrderStatus | None, OrderStatus], frozenset[Event]] = {
     (S.FULFILLED, S.CANCELED): frozenset({Event.STORE_CANCELLED}),
 }
 
-# How far each status is along the happy path; a webhook never moves an order backwards on it.
-PROGRESS: dict[OrderStatus, int] = {
-    S.PENDING: 0,
-    S.AWAITING_ORDER: 1,
-    S.AWAITING_PAYMENT: 2,
-    S.AWAITING_SHIPMENT: 3,
-    S.FAILED: 3,
-    S.FULFILLED: 4,
-    S.CANCELED: 5,
-}
-
 # Statuses whose orders have AliExpress news to fetch at each sync.
 SYNC_STATUSES: frozenset[OrderStatus] = frozenset({S.AWAITING_PAYMENT, S.AWAITING_SHIPMENT})
 
@@ -82,13 +71,23 @@ def is_allowed(from_status: OrderStatus | None, to_status: OrderStatus, event: E
     return event in TRANSITIONS.get((from_status, to_status), frozenset())
 
 
-def record(order: Order, from_status: OrderStatus | None, to_status: OrderStatus, event: Event,
-           at: datetime | None = None) -> None:
+def _record(order: Order, from_status: OrderStatus | None, to_status: OrderStatus, event: Event,
+            at: datetime | None) -> None:
     order.history.append(StatusChange(at=at or utcnow(), from_status=from_status, to_status=to_status,
                                       cause=str(event)))
     # Bounded: the first entry (how the order arrived) is kept, then the most recent ones.
     if len(order.history) > MAX_HISTORY:
         order.history = [order.history[0], *order.history[-(MAX_HISTORY - 1):]]
+
+
+def begin(order: Order, event: Event, at: datetime | None = None) -> Order:
+    """Return a copy of a new `order` with how it arrived (nothing → its status) recorded. Refuses a start
+    the table does not allow (a new order is never already placed on AliExpress)."""
+    if not is_allowed(None, order.status, event):
+        raise IllegalTransition(None, order.status, event)
+    started = order.model_copy(deep=True)
+    _record(started, None, order.status, event, at)
+    return started
 
 
 def transition(order: Order, to_status: OrderStatus, event: Event, at: datetime | None = None) -> Order:
@@ -97,5 +96,5 @@ def transition(order: Order, to_status: OrderStatus, event: Event, at: datetime 
         raise IllegalTransition(order.status, to_status, event)
     moved = order.model_copy(deep=True)
     moved.status = to_status
-    record(moved, order.status, to_status, event, at)
+    _record(moved, order.status, to_status, event, at)
     return moved

@@ -28,13 +28,10 @@ from moto import mock_aws
 from moto.core.botocore_stubber import BotocoreStubber
 
 from local.template import load_template, table_create_args
-from shared.data.dynamo import reset_clients
-from shared.data.shops import clear_secret_cache, put_shop_secrets
-from shared.logic.auto_place import clear_settings_cache
-from shared.settings import get_settings
+from shared import wiring
 
-# The team's handbook folder sits beside the repo (in CI too): ../shared/reference/fixtures.
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "reference" / "fixtures"
+# Vendored from the team handbook's reference/fixtures, so a clone with nothing beside it passes.
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 
 # In-process moto takes no lock, so two threads' conditional writes on one item could both pass their
@@ -71,27 +68,23 @@ def lambda_context() -> FakeLambdaContext:
 @pytest.fixture
 def aws() -> Iterator[None]:
     with mock_aws():
-        reset_clients()
-        clear_secret_cache()
-        clear_settings_cache()
-        get_settings.cache_clear()
+        wiring.reset()
         yield
-        reset_clients()
-        clear_secret_cache()
+        wiring.reset()
 
 
 @pytest.fixture
 def table(aws: None) -> Any:
     """The orders table, created from the definition in infra/template.yaml (not a copy)."""
     client = boto3.client("dynamodb")
-    client.create_table(**table_create_args(load_template(), "OrdersTable", get_settings().table_name))
-    return boto3.resource("dynamodb").Table(get_settings().table_name)
+    client.create_table(**table_create_args(load_template(), "OrdersTable", wiring.settings().table_name))
+    return boto3.resource("dynamodb").Table(wiring.settings().table_name)
 
 
 @pytest.fixture
 def shop(table: Any) -> str:
     """A registered shop with a webhook secret."""
-    put_shop_secrets("demo-store", {"webhook_secret": "whsec-demo", "shopbase_access_token": "sbtok"})
+    wiring.shop_secrets().put("demo-store", {"webhook_secret": "whsec-demo", "shopbase_access_token": "sbtok"})
     return "demo-store"
 
 

@@ -1,35 +1,26 @@
-"""Connect a shop's AliExpress account (OAuth code flow).
+"""Connect a shop's AliExpress account (OAuth code flow); the use case is shared.logic.accounts.AliExpressConnect.
 
 GET /connect/aliexpress?shop=…            → 302 to AliExpress's authorize page with a signed, 10-minute state.
-    Needs the shop's seller API token (Authorization: Bearer …): without it anyone could bind their own
-    AliExpress account to someone else's shop and receive its customers' orders.
+    Needs the shop's seller API token (Authorization: Bearer …): 400 without a shop, 404 for an unknown shop,
+    401 without the token.
 GET /connect/aliexpress/callback?code=&state= → token exchange, tokens stored, shop marked connected.
-    A bad or expired state is a 400 and nothing is stored.
+    A bad or expired state, a missing or refused code is a 400 and nothing is stored; 502 when AliExpress fails.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import time
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.logging import correlation_paths
-from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from shared.aliexpress.errors import AliExpressError, InvalidCodeError
-from shared.data.shops import get_shop_secrets
-from shared.logic.accounts import InvalidState, app_credentials, default_accounts, sign_state, verify_state
-from shared.logic.auth import is_valid_seller_token
+from shared import wiring
 from shared.observability import logger, metrics, tracer
+from shared.web import install_error_handlers, json_response
 
 app = APIGatewayHttpResolver()
-
-
-def _json(status: int, body: dict[str, Any]) -> Response:
-    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=json.dumps(body))
+install_error_handlers(app)
 
 
 def redirect_uri() -> str:
@@ -38,7 +29,7 @@ def redirect_uri() -> str:
     Unset, it is this API's own callback URL (the template cannot pass the API's URL to a function that is
     one of its integrations without a dependency cycle).
     """
-    uri = os.environ.get("ALIEXPRESS_REDIRECT_URI", "").strip()
+    uri = wiring.settings().aliexpress_redirect_uri.strip()
     if uri:
         return uri
     context = app.current_event.request_context
@@ -51,45 +42,16 @@ def redirect_uri() -> str:
 def start() -> Response:
     params = app.current_event.query_string_parameters or {}
     shop = (params.get("shop") or "").strip().lower()
-    if not shop:
-        return _json(400, {"error": "shop is required"})
-    if get_shop_secrets(shop) is None:
-        return _json(404, {"error": "unknown shop"})
-    if not is_valid_seller_token(shop, app.current_event.headers.get("authorization")):
-        return _json(401, {"error": "unauthorized"})
-    key = app_credentials().state_signing_key.get_secret_value()
-    location = default_accounts().client.authorize_url(redirect_uri(), sign_state(shop, key, time.time()))
+    location = wiring.aliexpress_connect().authorize_url(shop, app.current_event.headers.get("authorization"),
+                                                         redirect_uri())
     return Response(status_code=302, content_type=content_types.TEXT_PLAIN, body="", headers={"Location": location})
 
 
 @app.get("/connect/aliexpress/callback")
 def callback() -> Response:
     params = app.current_event.query_string_parameters or {}
-    key = app_credentials().state_signing_key.get_secret_value()
-    try:
-        shop = verify_state(params.get("state") or "", key, time.time())
-    except InvalidState as error:
-        metrics.add_metric(name="AliExpressConnectRejected", unit=MetricUnit.Count, value=1)
-        return _json(400, {"error": f"invalid state: {error}"})
-    code = (params.get("code") or "").strip()
-    if not code:
-        # The seller declined on AliExpress's page (no code comes back).
-        return _json(400, {"error": "AliExpress returned no authorization code: the connection was not approved"})
-    if get_shop_secrets(shop) is None:
-        return _json(404, {"error": "unknown shop"})
-    try:
-        default_accounts().connect(shop, code)
-    except InvalidCodeError:
-        return _json(400, {"error": "the authorization code is invalid or expired: start the connection again"})
-    except AliExpressError as error:
-        logger.warning("aliexpress token exchange failed", extra={"shop": shop, "code": error.code})
-        return _json(502, {"error": "AliExpress did not complete the connection; try again", "code": error.code})
-    return _json(200, {"shop": shop, "aliexpress_connected": True})
-
-
-@app.not_found
-def not_found(_: Exception) -> Response:
-    return _json(404, {"error": "not found"})
+    shop = wiring.aliexpress_connect().complete((params.get("code") or "").strip(), params.get("state") or "")
+    return json_response({"shop": shop, "aliexpress_connected": True})
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, log_event=False)

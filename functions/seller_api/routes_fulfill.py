@@ -1,26 +1,23 @@
 """Manual fulfillment: POST /shops/{shop}/orders/{order_id}/fulfill adds the seller's package to the order;
-the orders stream pushes it to ShopBase like a package found on AliExpress."""
+the orders stream pushes it to ShopBase like a package found on AliExpress. Domain errors (NotFound, Conflict,
+Invalid) are mapped by the app's error handlers."""
 
 from __future__ import annotations
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
-from functions.seller_api.common import ApiError, json_response, orders, parse_body
-from shared.logic.tracking_push import FulfillmentRejected, ManualFulfillment, add_manual_package
+from shared import wiring
+from shared.logic.manual_fulfillment import ManualFulfillment, add_manual_package
+from shared.web import json_response, parse_body
 
 router = Router()
-STATUS_OF = {"created": 202, "retrying": 202, "unchanged": 200}
+OUTCOME_STATUS = {"created": 202, "retrying": 202, "unchanged": 200}
 
 
 @router.post("/shops/<shop>/orders/<order_id>/fulfill")
 def fulfill(shop: str, order_id: str) -> Response:
     request = parse_body(router.current_event.decoded_body, ManualFulfillment)
-    if not order_id.isdigit():
-        raise ApiError(404, "order not found")
-    try:
-        result = add_manual_package(orders(), shop, order_id, request)
-    except FulfillmentRejected as error:
-        raise ApiError(error.status, error.message, **error.extra) from error
+    result = add_manual_package(wiring.orders(), shop, order_id, request)
     return json_response({"outcome": result.outcome, "order_id": order_id, "status": result.order.status.value,
-                          "package": result.package.model_dump(mode="json")}, STATUS_OF[result.outcome])
+                          "package": result.package.model_dump(mode="json")}, OUTCOME_STATUS[result.outcome])

@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
-from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from pydantic import BaseModel, ConfigDict, Field
 
-from functions.seller_api.common import ApiError, json_response, parse_body
-from shared.aliexpress.errors import AliExpressError
-from shared.data.links import Link, LinkRepository
-from shared.logic.accounts import RECONNECT_ATTENTION, TRANSIENT_ERRORS, AliExpressAccounts, AliExpressDisconnected
-from shared.logic.accounts import default_accounts as _default_accounts
-from shared.logic.links import LinkRefused, link_variant
+from shared import wiring
+from shared.logic.links import link_variant
+from shared.models.errors import NotFound
+from shared.models.shop import Link
+from shared.web import json_response, parse_body
 
 router = Router()
 
@@ -29,16 +25,6 @@ class LinkBody(BaseModel):
     ship_to_country: str = Field(default="US", pattern=r"^[A-Za-z]{2}$")
 
 
-@lru_cache(maxsize=1)
-def links() -> LinkRepository:
-    return LinkRepository()
-
-
-def accounts() -> AliExpressAccounts:
-    # A small budget: this answers within API Gateway's 30 s.
-    return _default_accounts(timeout=(3.05, 8), max_retries=1)
-
-
 def link_view(link: Link) -> dict[str, object]:
     return link.model_dump(mode="json", exclude={"shop"})
 
@@ -46,36 +32,28 @@ def link_view(link: Link) -> dict[str, object]:
 @router.put("/shops/<shop>/links/<variant_id>")
 def put_link(shop: str, variant_id: str) -> Response:
     body = parse_body(router.current_event.decoded_body, LinkBody)
-    try:
-        link = link_variant(accounts(), links(), shop, variant_id, product_id=body.product_id,
-                            sku_attr=body.sku_attr, shipping_service=body.shipping_service,
-                            ship_to_country=body.ship_to_country.upper())
-    except LinkRefused as refused:
-        raise ApiError(422, refused.message, code=refused.code) from refused
-    except AliExpressDisconnected as error:
-        raise ApiError(409, RECONNECT_ATTENTION, code="ALIEXPRESS_DISCONNECTED") from error
-    except TRANSIENT_ERRORS as error:
-        raise ApiError(503, "AliExpress did not answer; try again in a moment", code=error.code) from error
-    except AliExpressError as error:
-        raise ApiError(502, f"AliExpress refused the product check ({error.code})", code=error.code) from error
+    # A small AliExpress budget: this answers within API Gateway's 30 s.
+    link = link_variant(wiring.aliexpress_accounts(wiring.API_PROFILE), wiring.links(), shop, variant_id,
+                        product_id=body.product_id, sku_attr=body.sku_attr, shipping_service=body.shipping_service,
+                        ship_to_country=body.ship_to_country.upper())
     return json_response(link_view(link))
 
 
 @router.get("/shops/<shop>/links/<variant_id>")
 def get_link(shop: str, variant_id: str) -> Response:
-    link = links().get(shop, variant_id)
+    link = wiring.links().get(shop, variant_id)
     if link is None:
-        raise NotFoundError("link not found")
+        raise NotFound("link")
     return json_response(link_view(link))
 
 
 @router.delete("/shops/<shop>/links/<variant_id>")
 def delete_link(shop: str, variant_id: str) -> Response:
-    if not links().delete(shop, variant_id):
-        raise NotFoundError("link not found")
+    if not wiring.links().delete(shop, variant_id):
+        raise NotFound("link")
     return json_response({"variant_id": variant_id, "deleted": True})
 
 
 @router.get("/shops/<shop>/links")
 def list_links(shop: str) -> Response:
-    return json_response({"links": [link_view(link) for link in links().list_links(shop)]})
+    return json_response({"links": [link_view(link) for link in wiring.links().list_links(shop)]})

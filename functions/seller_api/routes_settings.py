@@ -6,8 +6,10 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from pydantic import BaseModel, ConfigDict, Field
 
-from functions.seller_api.common import ApiError, json_response, parse_body, shops
-from shared.data.shops import ShopSettings
+from shared import wiring
+from shared.models.errors import BadRequest, Invalid
+from shared.models.shop import ShopSettings
+from shared.web import json_response, parse_body
 
 router = Router()
 
@@ -29,16 +31,16 @@ def settings_view(settings: ShopSettings) -> dict[str, object]:
 
 
 @router.get("/shops/<shop>/settings")
-def get_settings(shop: str) -> Response:
-    return json_response(settings_view(shops().get_settings(shop) or ShopSettings(shop=shop)))
+def read_shop_settings(shop: str) -> Response:
+    return json_response(settings_view(wiring.shops().get_settings(shop) or ShopSettings(shop=shop)))
 
 
 @router.patch("/shops/<shop>/settings")
-def patch_settings(shop: str) -> Response:
+def change_shop_settings(shop: str) -> Response:
     patch = parse_body(router.current_event.decoded_body, SettingsPatch)
     changes = patch.model_dump(exclude_unset=True, mode="json")
     if not changes:
-        raise ApiError(400, "nothing to change: send one or more of " + ", ".join(SettingsPatch.model_fields))
+        raise BadRequest("nothing to change: send one or more of " + ", ".join(SettingsPatch.model_fields))
     if any(value is None for value in changes.values()):
-        raise ApiError(422, "settings cannot be set to null", field=next(k for k, v in changes.items() if v is None))
-    return json_response(settings_view(shops().update_settings(shop, **changes)))
+        raise Invalid("settings cannot be set to null", field=next(k for k, v in changes.items() if v is None))
+    return json_response(settings_view(wiring.shops().update_settings(shop, **changes)))

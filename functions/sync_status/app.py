@@ -8,19 +8,14 @@ delivery names the same slot and finds the run already claimed.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from functools import lru_cache
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from shared.logic.sync import RunDeps, build_run_deps, start_scheduled_run
+from shared import wiring
+from shared.logic.sync_runs import start_scheduled_run
 from shared.observability import logger, metrics, tracer
-
-
-@lru_cache(maxsize=1)
-def deps() -> RunDeps:
-    return build_run_deps(with_syncer=False)
 
 
 def scheduled_time(event: dict[str, Any], now: datetime) -> datetime:
@@ -35,7 +30,7 @@ def scheduled_time(event: dict[str, Any], now: datetime) -> datetime:
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    report = start_scheduled_run(deps(), scheduled_time(event, datetime.now(UTC)))
+    report = start_scheduled_run(wiring.run_deps(False), scheduled_time(event, datetime.now(UTC)))
     metrics.add_metric(name="SyncRunStarted" if report.started else "SyncRunDuplicate", unit=MetricUnit.Count,
                        value=1)
     return {"run_id": report.run_id, "started": report.started, "messages": report.messages}

@@ -5,11 +5,8 @@ Nothing here logs parameters or response bodies: they carry access tokens, refre
 
 from __future__ import annotations
 
-import collections
 import json
 import logging
-import random
-import threading
 import time
 from collections.abc import Callable, Mapping
 from decimal import Decimal
@@ -18,9 +15,8 @@ from urllib.parse import urlencode
 
 import requests
 from pydantic import BaseModel, ValidationError
-from requests.adapters import HTTPAdapter
-from urllib3.exceptions import NewConnectionError
 
+from shared import http_client
 from shared.aliexpress import protocol
 from shared.aliexpress.errors import (
     AliExpressError,
@@ -44,24 +40,11 @@ from shared.aliexpress.signing import sign
 logger = logging.getLogger(__name__)
 
 _M = TypeVar("_M", bound=BaseModel)
-Timeout = float | tuple[float, float]
-
-_session: requests.Session | None = None
-_session_lock = threading.Lock()
 
 
 def shared_session(pool_maxsize: int = 32) -> requests.Session:
-    """The process-wide pooled session: one per container, so warm invocations reuse TLS connections."""
-    global _session
-    with _session_lock:
-        if _session is None:
-            session = requests.Session()
-            # Retries are ours (with jitter and the before_call hook); urllib3 must not retry behind our back.
-            adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_maxsize, max_retries=0)
-            session.mount("https://", adapter)
-            session.mount("http://", adapter)
-            _session = session
-        return _session
+    """The process-wide pooled AliExpress session (retries are the client's, with jitter and `before_call`)."""
+    return http_client.pooled_session("aliexpress", pool_connections=4, pool_maxsize=pool_maxsize)
 
 
 def _encode_param(value: Any) -> str | None:
@@ -87,14 +70,6 @@ def _validation_summary(exc: ValidationError) -> str:
     return "; ".join(parts)[:500]
 
 
-def _never_sent(exc: requests.exceptions.ConnectionError) -> bool:
-    """True when the connection could not even be opened, so AliExpress cannot have seen the request."""
-    if isinstance(exc, requests.exceptions.ConnectTimeout):
-        return True
-    reason = getattr(exc.args[0], "reason", None) if exc.args else None
-    return isinstance(reason, NewConnectionError)
-
-
 def _order_create_is_protected(params: Mapping[str, Any]) -> bool:
     param: Any = params.get(protocol.ORDER_CREATE_PARAM)
     if isinstance(param, str):
@@ -115,7 +90,7 @@ class AliExpressClient:
         app_secret: str,
         *,
         session: requests.Session | None = None,
-        timeout: Timeout = (3.05, 10),
+        timeout: http_client.Timeout = http_client.DEFAULT_TIMEOUT,
         max_retries: int = 3,
         before_call: Callable[[str], None] | None = None,
         sleep: Callable[[float], None] = time.sleep,
@@ -136,12 +111,9 @@ class AliExpressClient:
         self._clock = clock
         self.simplify = simplify
         self._partner_id = partner_id
-        self._backoff_base = backoff_base
-        self._backoff_max = backoff_max
-        self._random = random.Random()
+        self._backoff = http_client.Backoff(backoff_base, backoff_max)  # full jitter
         # HTTP attempts per API name (retries included): what the fleet-wide quota is spent on.
-        self.calls: collections.Counter[str] = collections.Counter()
-        self._calls_lock = threading.Lock()
+        self.calls: http_client.CallCounter[str] = http_client.CallCounter()
 
     def __repr__(self) -> str:
         return f"AliExpressClient(gateway_url={self.gateway_url!r}, app_key={self.app_key!r})"
@@ -330,14 +302,13 @@ class AliExpressClient:
         while True:
             if self._before_call is not None:
                 self._before_call(api_name)
-            with self._calls_lock:
-                self.calls[api_name] += 1
+            self.calls.add(api_name)
             try:
                 return self._attempt(api_name, url, encoded, access_token)
             except AliExpressError as err:
                 if attempt >= self.max_retries or not self._retryable(err, idempotent):
                     raise
-                delay = self._backoff(attempt, err)
+                delay = self._delay(attempt, err)
                 logger.warning(
                     "aliexpress %s attempt %d failed (%s, request_id=%s); retrying in %.2fs",
                     api_name,
@@ -355,16 +326,16 @@ class AliExpressClient:
             # Flow control rejects the call at the gateway before it reaches the service: always safe.
             return True
         if isinstance(err, TransportError):
-            return idempotent or not err.request_sent
+            return http_client.may_resend(idempotent=idempotent, sent=err.request_sent)
         if isinstance(err, ServiceUnavailableError):
             # The service may have acted before failing, so only idempotent calls may go again. For
             # ds.order.create this holds because the same out_order_id is resent within its 24 h window.
             return idempotent
         return False
 
-    def _backoff(self, attempt: int, err: AliExpressError) -> float:
+    def _delay(self, attempt: int, err: AliExpressError) -> float:
         # Full jitter: a fleet of workers failing together must not retry together.
-        delay = self._random.uniform(0, min(self._backoff_max, self._backoff_base * 2**attempt))
+        delay = self._backoff.delay(attempt)
         if isinstance(err, ApiCallLimitError):
             delay += protocol.API_CALL_LIMIT_MIN_WAIT_S
         return delay
@@ -393,12 +364,12 @@ class AliExpressClient:
             response = self._session.post(url, data=request, timeout=self._timeout)
         except requests.exceptions.ConnectionError as exc:
             raise TransportError(
-                "CONNECTION_ERROR", type(exc).__name__, None, request_sent=not _never_sent(exc)
+                "CONNECTION_ERROR", type(exc).__name__, request_sent=not http_client.never_sent(exc)
             ) from exc
         except requests.exceptions.Timeout as exc:
-            raise TransportError("TIMEOUT", type(exc).__name__, None, request_sent=True) from exc
+            raise TransportError("TIMEOUT", type(exc).__name__, request_sent=True) from exc
         except requests.exceptions.RequestException as exc:
-            raise TransportError("TRANSPORT_ERROR", type(exc).__name__, None, request_sent=True) from exc
+            raise TransportError("TRANSPORT_ERROR", type(exc).__name__, request_sent=True) from exc
         return self._decode(response)
 
     @staticmethod

@@ -78,14 +78,11 @@ class BusinessError(AliExpressError):
         code: str,
         message: str,
         request_id: str | None,
-        sub_code: str | None = None,
-        error_type: str | None = None,
         *,
-        http_status: int | None = None,
         api_name: str | None = None,
         result: Mapping[str, Any] | None = None,
     ) -> None:
-        super().__init__(code, message, request_id, sub_code, error_type, http_status=http_status)
+        super().__init__(code, message, request_id)
         self.api_name = api_name
         self.result: dict[str, Any] = dict(result or {})
 
@@ -106,24 +103,15 @@ class RepeatedOrderError(BusinessError):
 
 
 class TransportError(AliExpressError):
-    """Connection failure or timeout that persisted after the allowed retries (no AliExpress answer).
+    """Connection failure or timeout that persisted after the allowed retries (no AliExpress answer, so no
+    request id or status).
 
     `request_sent` is False only when the request certainly never reached AliExpress (connection refused or
     connect timeout); otherwise AliExpress may have acted on it.
     """
 
-    def __init__(
-        self,
-        code: str,
-        message: str,
-        request_id: str | None = None,
-        sub_code: str | None = None,
-        error_type: str | None = None,
-        *,
-        http_status: int | None = None,
-        request_sent: bool = True,
-    ) -> None:
-        super().__init__(code, message, request_id, sub_code, error_type, http_status=http_status)
+    def __init__(self, code: str, message: str, *, request_sent: bool = True) -> None:
+        super().__init__(code, message, None)
         self.request_sent = request_sent
 
 

@@ -9,12 +9,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import boto3
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, SecretStr
-
-from shared.data.dynamo import BOTO_CONFIG
-from shared.settings import get_settings
 
 
 class StoredToken(BaseModel):
@@ -38,9 +34,9 @@ class StoredToken(BaseModel):
 
 
 class AliExpressTokenStore:
-    def __init__(self, client: Any | None = None, prefix: str | None = None) -> None:
-        self._client = client if client is not None else boto3.client("secretsmanager", config=BOTO_CONFIG)
-        self._prefix = prefix if prefix is not None else get_settings().aliexpress_token_prefix
+    def __init__(self, client: Any, prefix: str) -> None:
+        self._client = client
+        self._prefix = prefix
 
     def name(self, shop: str) -> str:
         return f"{self._prefix}{shop}"

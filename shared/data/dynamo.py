@@ -1,17 +1,14 @@
-"""DynamoDB plumbing shared by the repositories: one resource per container, item (de)serialisation."""
+"""AWS plumbing shared by the data layer: client and table factories (for the wiring), item (de)serialisation."""
 
 from __future__ import annotations
 
 import json
 from decimal import Decimal
-from functools import lru_cache
 from typing import Any
 
 import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
-
-from shared.settings import get_settings
 
 # Standard retry mode retries throttling and 5xx with backoff; timeouts keep a stuck call from
 # eating the whole Lambda budget.
@@ -22,19 +19,15 @@ BOTO_CONFIG = Config(
 )
 
 
-@lru_cache(maxsize=4)
-def _table(name: str) -> Any:
-    # The endpoint comes from AWS_ENDPOINT_URL when set (moto locally), else the real one.
+def table(name: str) -> Any:
+    """The table `name` (built by the wiring, once per container). The endpoint comes from AWS_ENDPOINT_URL
+    when set (moto locally), else the real one."""
     return boto3.resource("dynamodb", config=BOTO_CONFIG).Table(name)
 
 
-def orders_table(name: str | None = None) -> Any:
-    return _table(name or get_settings().table_name)
-
-
-def reset_clients() -> None:
-    """Forget cached clients (tests switch between moto instances)."""
-    _table.cache_clear()
+def client(service: str) -> Any:
+    """A boto3 client with the project's timeouts and retries (built by the wiring)."""
+    return boto3.client(service, config=BOTO_CONFIG)
 
 
 def to_item(data: dict[str, Any]) -> dict[str, Any]:
@@ -64,3 +57,4 @@ def condition_failed(error: ClientError) -> bool:
     if code == "TransactionCanceledException":
         return any(r.get("Code") == "ConditionalCheckFailed" for r in error.response.get("CancellationReasons") or [])
     return False
+

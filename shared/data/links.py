@@ -2,32 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from boto3.dynamodb.conditions import Key
-from pydantic import BaseModel, ConfigDict, Field
 
-from shared.data.dynamo import from_item, orders_table, to_item
+from shared.data.dynamo import from_item, to_item
 from shared.data.orders import shop_pk
-from shared.models.order import utcnow
+from shared.models.shop import Link
 
 LINK_PREFIX = "LINK#"
 BATCH_GET_LIMIT = 100  # DynamoDB BatchGetItem keys per request
-
-
-class Link(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    shop: str
-    variant_id: str
-    product_id: str
-    sku_attr: str = ""  # "" for single-SKU products
-    sku_id: str | None = None
-    shipping_service: str | None = None  # logistics_service_name; None = the shop's default / AliExpress's
-    store_id: str | None = None  # the supplier, to tell which AliExpress order covers which line items
-    product_title: str | None = None
-    updated_at: datetime = Field(default_factory=utcnow)
 
 
 def link_sk(variant_id: str) -> str:
@@ -39,8 +23,8 @@ def _decode(item: dict[str, Any]) -> Link:
 
 
 class LinkRepository:
-    def __init__(self, table: Any | None = None) -> None:
-        self._table = table if table is not None else orders_table()
+    def __init__(self, table: Any) -> None:
+        self._table = table
 
     def get(self, shop: str, variant_id: str) -> Link | None:
         item = self._table.get_item(Key={"pk": shop_pk(shop), "sk": link_sk(variant_id)}).get("Item")

@@ -11,6 +11,7 @@ stream's 24 h replay window has long passed.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -19,7 +20,7 @@ from boto3.dynamodb.conditions import Attr
 from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import ClientError
 
-from shared.data.dynamo import condition_failed, from_item, orders_table
+from shared.data.dynamo import condition_failed, from_item
 from shared.data.orders import shop_pk
 
 EMAIL_TTL_SECONDS = 90 * 24 * 3600  # far beyond any replay; long enough to answer "was it sent?"
@@ -66,8 +67,8 @@ def _record(item: dict[str, Any]) -> EmailRecord:
 
 
 class DeliveryLedger:
-    def __init__(self, table: Any | None = None, clock: Any = time.time) -> None:
-        self._table = table if table is not None else orders_table()
+    def __init__(self, table: Any, clock: Callable[[], float] = time.time) -> None:
+        self._table = table
         self._clock = clock
 
     # --- one email per package ---------------------------------------------------------------------

@@ -20,10 +20,10 @@ from boto3.dynamodb.conditions import Attr, Key
 from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import ClientError
 
-from shared.data.dynamo import condition_failed, from_item, orders_table, to_item
+from shared.data.dynamo import condition_failed, from_item, to_item
 from shared.lifecycle import SYNC_STATUSES
+from shared.models.errors import BadRequest
 from shared.models.order import Order, OrderStatus
-from shared.settings import get_settings
 
 TAB_INDEX = "TabIndex"
 SYNC_INDEX = "SyncIndex"
@@ -44,7 +44,7 @@ class ConcurrentUpdate(RuntimeError):
     """Another writer kept changing the order; the caller may retry later."""
 
 
-class InvalidCursor(ValueError):
+class InvalidCursor(BadRequest):
     """A pagination cursor that is malformed or belongs to another shop."""
 
 
@@ -78,7 +78,7 @@ def sync_pk(shard: int) -> str:
     return f"SYNC#{shard:03d}"
 
 
-def encode_order(order: Order) -> dict[str, Any]:
+def encode_order(order: Order, sync_shards: int) -> dict[str, Any]:
     """The stored item: the model plus derived keys. Raises OrderTooLarge past DynamoDB's limit."""
     data = order.model_dump(mode="json")
     item = to_item(data)
@@ -92,7 +92,7 @@ def encode_order(order: Order) -> dict[str, Any]:
         notify_pending=sum(1 for p in order.packages if p.needs_notify),
     )
     if order.status in SYNC_STATUSES and not order.fulfilled_in_store:
-        item["sync_pk"] = sync_pk(sync_shard(order.shop, order.order_id, get_settings().sync_shards))
+        item["sync_pk"] = sync_pk(sync_shard(order.shop, order.order_id, sync_shards))
         item["sync_sk"] = f"{order.shop}#{order.order_id}"
     size = len(json.dumps(item, default=str))
     if size > COMPRESS_ABOVE_BYTES:
@@ -117,8 +117,9 @@ def decode_order(item: dict[str, Any]) -> Order:
 
 
 class OrderRepository:
-    def __init__(self, table: Any | None = None) -> None:
-        self._table = table if table is not None else orders_table()
+    def __init__(self, table: Any, sync_shards: int = 16) -> None:
+        self._table = table
+        self._sync_shards = sync_shards
 
     def get(self, shop: str, order_id: str, *, consistent: bool = True) -> Order | None:
         response = self._table.get_item(Key={"pk": shop_pk(shop), "sk": order_sk(order_id)},
@@ -145,7 +146,7 @@ class OrderRepository:
             changed.version = (current.version if current else 0) + 1
             condition = Attr("pk").not_exists() if current is None else Attr("version").eq(current.version)
             try:
-                self._table.put_item(Item=encode_order(changed), ConditionExpression=condition,
+                self._table.put_item(Item=encode_order(changed, self._sync_shards), ConditionExpression=condition,
                                      ReturnValuesOnConditionCheckFailure="ALL_OLD")
                 return Mutation(order=changed, written=True)
             except ClientError as error:

@@ -5,6 +5,11 @@
 A permit is taken with one atomic `ADD used :n` conditioned on `used <= :cap - :n`, so however many
 workers race, the sum handed out for a second never exceeds the cap. Each second is its own partition
 key (no hot partition across seconds); items expire through the table's TTL.
+
+The same counter, per minute and per shop, limits "sync now" of single orders (`WindowLimit`):
+  pk = "RATE#sync-now#<shop>#<epoch minute>", sk = "RATE"
+and one conditional write per shop spaces whole-shop syncs (`IntervalGate`):
+  pk = "SHOP#<shop>", sk = "SYNCNOW"   last_at = when the last one passed
 """
 
 from __future__ import annotations
@@ -15,7 +20,8 @@ from typing import Any
 from boto3.dynamodb.conditions import Attr
 from botocore.exceptions import ClientError
 
-from shared.data.dynamo import condition_failed, orders_table
+from shared.data.dynamo import condition_failed
+from shared.data.orders import shop_pk
 
 # Kept a few minutes for inspection (and the tests), then DynamoDB's TTL removes them.
 KEEP_SECONDS = 300
@@ -24,8 +30,8 @@ KEEP_SECONDS = 300
 class RateBudgetStore:
     """Permits per time window (`window_seconds`, 1 for the AliExpress budget; 60 for a per-minute limit)."""
 
-    def __init__(self, table: Any | None = None, name: str = "aliexpress", window_seconds: int = 1) -> None:
-        self._table = table if table is not None else orders_table()
+    def __init__(self, table: Any, name: str = "aliexpress", window_seconds: int = 1) -> None:
+        self._table = table
         self.name = name
         self.window_seconds = window_seconds
 
@@ -86,17 +92,35 @@ class RateBudgetStore:
         return int(item["used"]) if item else 0
 
 
+class WindowLimit:
+    """At most `cap` passes per key in each window of `window_seconds` (sync now: orders per shop a minute)."""
+
+    def __init__(self, table: Any, name: str, window_seconds: int = 60) -> None:
+        self._table = table
+        self.name = name
+        self.window_seconds = window_seconds
+
+    def pass_once(self, key: str, now: float, cap: int) -> float:
+        """0 when the caller may go (counted); else the seconds until the next window opens."""
+        window = int(now // self.window_seconds)
+        counter = RateBudgetStore(self._table, name=f"{self.name}#{key}", window_seconds=self.window_seconds)
+        if len(counter.take(window, 1, cap)):
+            return 0.0
+        return (window + 1) * self.window_seconds - now
+
+
 class IntervalGate:
-    """At most one pass per `min_interval` per key: one conditional write on `last_at` ("sync now" per shop)."""
+    """At most one pass per `min_interval` per shop: one conditional write on `last_at` (sk = `name`)."""
 
-    def __init__(self, table: Any | None = None) -> None:
-        self._table = table if table is not None else orders_table()
+    def __init__(self, table: Any, name: str = "SYNCNOW") -> None:
+        self._table = table
+        self.name = name
 
-    def pass_once(self, pk: str, sk: str, now: float, min_interval: float) -> float:
+    def pass_once(self, shop: str, now: float, min_interval: float) -> float:
         """0 when the caller may go (recorded); else the seconds until it may."""
         try:
             self._table.update_item(
-                Key={"pk": pk, "sk": sk},
+                Key={"pk": shop_pk(shop), "sk": self.name},
                 UpdateExpression="SET last_at = :now, expires_at = :exp",
                 ConditionExpression=Attr("last_at").not_exists() | Attr("last_at").lte(
                     Decimal(str(round(now - min_interval, 3)))),

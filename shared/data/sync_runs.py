@@ -20,12 +20,11 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-import boto3
 from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, Field
 
-from shared.data.dynamo import BOTO_CONFIG, condition_failed, from_item, orders_table
+from shared.data.dynamo import condition_failed, from_item
 
 RUN_SK = "RUN"
 COUNTER_SHARDS = 16
@@ -65,8 +64,8 @@ def run_pk(run_id: str) -> str:
 
 
 class SyncRunRepository:
-    def __init__(self, table: Any | None = None) -> None:
-        self._table = table if table is not None else orders_table()
+    def __init__(self, table: Any) -> None:
+        self._table = table
 
     def claim(self, run_id: str, *, kind: str, started_at: datetime, pending: int) -> bool:
         """Create the run; False when it already exists (a duplicate delivery of the same slot)."""
@@ -219,11 +218,11 @@ def _counter_shard(unit_id: str) -> int:
 
 
 class SyncQueue:
-    """The sync work queue (SQS). Messages are small JSON documents; see shared/logic/sync.py."""
+    """The sync work queue (SQS). Messages are small JSON documents; see shared/logic/sync_runs.py."""
 
-    def __init__(self, queue_url: str, client: Any | None = None) -> None:
+    def __init__(self, queue_url: str, client: Any) -> None:
         self.queue_url = queue_url
-        self._client = client if client is not None else boto3.client("sqs", config=BOTO_CONFIG)
+        self._client = client
 
     def send(self, messages: Sequence[dict[str, Any]]) -> None:
         """SendMessageBatch in tens; entries SQS refuses are sent again (a few times), then it raises."""

@@ -7,6 +7,8 @@ Every AliExpress business call for a shop goes through `AliExpressAccounts.call(
   `AliExpressDisconnected` metric fires and `AliExpressDisconnected` is raised, so the caller flags its order
   with RECONNECT_ATTENTION. An expired connection never fails silently.
 Transient failures (timeouts, 5xx, rate limit) are never taken for a disconnect: they propagate as is.
+
+`AliExpressConnect` is the OAuth flow's use case: the signed state, the shop checks, the code exchange.
 """
 
 from __future__ import annotations
@@ -17,27 +19,27 @@ import secrets
 import threading
 import time
 from collections.abc import Callable
-from functools import lru_cache
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities import parameters
-from pydantic import BaseModel, ConfigDict, SecretStr
+from pydantic import SecretStr
 
 from shared.aliexpress.client import AliExpressClient
 from shared.aliexpress.errors import (
     AliExpressError,
     ApiCallLimitError,
     IllegalAccessTokenError,
+    InvalidCodeError,
     ServiceUnavailableError,
     TransportError,
 )
 from shared.aliexpress.models import TokenResponse
 from shared.data.aliexpress_tokens import AliExpressTokenStore, StoredToken
 from shared.data.shops import ShopRepository
+from shared.logic.auth import SellerAuth, ShopSecretReader
+from shared.models.errors import BadRequest, NotFound, UpstreamFailed
 from shared.models.order import Order
 from shared.observability import logger, metrics
-from shared.settings import get_settings
 
 T = TypeVar("T")
 
@@ -63,19 +65,13 @@ class InvalidState(ValueError):
     """An OAuth `state` that is malformed, forged or expired."""
 
 
-class AppCredentials(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
+class AliExpressFailed(UpstreamFailed):
+    """AliExpress refused or failed a call the seller asked for (a bad answer upstream, not our outage);
+    `code` is AliExpress's."""
 
-    aliexpress_app_key: str
-    aliexpress_app_secret: SecretStr
-    state_signing_key: SecretStr
-
-
-def app_credentials() -> AppCredentials:
-    """The app secret (APP_SECRET_NAME), cached by Powertools for SECRET_MAX_AGE_SECONDS."""
-    settings = get_settings()
-    raw = parameters.get_secret(settings.app_secret_name, transform="json", max_age=settings.secret_max_age_seconds)
-    return AppCredentials.model_validate(raw)
+    def __init__(self, message: str, code: str, **details: Any) -> None:
+        super().__init__(message, code=code, **details)
+        self.code = code
 
 
 # ---------------------------------------------------------------- OAuth state
@@ -114,14 +110,13 @@ def flag_reconnect(order: Order) -> Order | None:
 
 
 class AliExpressAccounts:
-    """Thread-safe; one per container (see default_accounts)."""
+    """Thread-safe; one per container (shared.wiring.aliexpress_accounts)."""
 
-    def __init__(self, client: AliExpressClient, tokens: AliExpressTokenStore | None = None,
-                 shops: ShopRepository | None = None, clock: Callable[[], float] = time.time,
-                 refresh_margin: float = REFRESH_MARGIN_SECONDS) -> None:
+    def __init__(self, client: AliExpressClient, tokens: AliExpressTokenStore, shops: ShopRepository,
+                 clock: Callable[[], float] = time.time, refresh_margin: float = REFRESH_MARGIN_SECONDS) -> None:
         self.client = client
-        self._tokens = tokens if tokens is not None else AliExpressTokenStore()
-        self._shops = shops if shops is not None else ShopRepository()
+        self._tokens = tokens
+        self._shops = shops
         self._clock = clock
         self._margin_ms = int(refresh_margin * 1000)
         self._cache: dict[str, StoredToken] = {}
@@ -255,26 +250,49 @@ class AliExpressAccounts:
         return AliExpressDisconnected(shop, problem)
 
 
-def make_accounts(timeout: float | tuple[float, float] = (3.05, 10), max_retries: int = 3,
-                  before_call: Callable[[str], None] | None = None) -> AliExpressAccounts:
-    """Accounts with a new client from settings + app secret, tokens from Secrets Manager.
+# ---------------------------------------------------------------- connect (OAuth code flow)
 
-    Every HTTP attempt spends the fleet-wide AliExpress rate budget (placing, linking and syncing share one
-    limit). Functions behind API Gateway (30 s) pass a smaller timeout/retry budget than queue workers.
+class AliExpressConnect:
+    """GET /connect/aliexpress (the authorize URL) and its callback (the code exchange).
+
+    Starting needs the shop's seller API token: without it anyone could bind their own AliExpress account to
+    someone else's shop and receive its customers' orders. `state_key()` is the app's state signing key.
     """
-    if before_call is None:
-        from shared.data.rate_budget import RateBudgetStore  # deferred: only when a client is built
-        from shared.logic.rate_budget import RateBudget
 
-        before_call = RateBudget(RateBudgetStore())
-    credentials = app_credentials()
-    client = AliExpressClient(get_settings().aliexpress_gateway_url, credentials.aliexpress_app_key,
-                              credentials.aliexpress_app_secret.get_secret_value(), timeout=timeout,
-                              max_retries=max_retries, before_call=before_call)
-    return AliExpressAccounts(client)
+    def __init__(self, accounts: AliExpressAccounts, secrets: ShopSecretReader, auth: SellerAuth,
+                 state_key: Callable[[], str], clock: Callable[[], float] = time.time) -> None:
+        self._accounts = accounts
+        self._secrets = secrets
+        self._auth = auth
+        self._state_key = state_key
+        self._clock = clock
 
+    def authorize_url(self, shop: str, authorization: str | None, redirect_uri: str) -> str:
+        """AliExpress's authorize page with a signed, STATE_TTL_SECONDS state naming `shop`."""
+        if not shop:
+            raise BadRequest("shop is required")
+        if self._secrets.get(shop) is None:
+            raise NotFound("shop")
+        self._auth.require(shop, authorization)
+        return self._accounts.client.authorize_url(redirect_uri, sign_state(shop, self._state_key(), self._clock()))
 
-@lru_cache(maxsize=4)
-def default_accounts(timeout: float | tuple[float, float] = (3.05, 10), max_retries: int = 3) -> AliExpressAccounts:
-    """The container's accounts (one per timeout budget), spending the fleet-wide rate budget."""
-    return make_accounts(timeout, max_retries)
+    def complete(self, code: str, state: str) -> str:
+        """Exchange the code for the shop the state names; that shop. Nothing is stored on any failure."""
+        try:
+            shop = verify_state(state, self._state_key(), self._clock())
+        except InvalidState as error:
+            metrics.add_metric(name="AliExpressConnectRejected", unit=MetricUnit.Count, value=1)
+            raise BadRequest(f"invalid state: {error}") from error
+        if not code:
+            # The seller declined on AliExpress's page (no code comes back).
+            raise BadRequest("AliExpress returned no authorization code: the connection was not approved")
+        if self._secrets.get(shop) is None:
+            raise NotFound("shop")
+        try:
+            self._accounts.connect(shop, code)
+        except InvalidCodeError as error:
+            raise BadRequest("the authorization code is invalid or expired: start the connection again") from error
+        except AliExpressError as error:
+            logger.warning("aliexpress token exchange failed", extra={"shop": shop, "code": error.code})
+            raise AliExpressFailed("AliExpress did not complete the connection; try again", error.code) from error
+        return shop

@@ -8,11 +8,13 @@ A new order costs one conditional write and no read.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Protocol
 
-from shared.data.orders import Mutation, OrderRepository
-from shared.lifecycle import Event, is_allowed, record
+from shared.data.orders import Mutation
+from shared.lifecycle import Event, begin, is_allowed, transition
 from shared.models.order import Address, Customer, LineItem, Order, OrderStatus, utcnow
 from shared.models.shopbase_order import ShopBaseOrder, ShopBaseRefund
 
@@ -33,7 +35,14 @@ class Topic(StrEnum):
     REFUNDS_CREATE = "refunds/create"
 
 
-class Outcome(StrEnum):
+class OrderWriter(Protocol):
+    """What intake needs of shared.data.orders.OrderRepository."""
+
+    def mutate(self, shop: str, order_id: str, change: Callable[[Order | None], Order | None], *,
+               assume_absent: bool = False) -> Mutation: ...
+
+
+class IntakeOutcome(StrEnum):
     CREATED = "created"
     UPDATED = "updated"
     DUPLICATE = "duplicate"
@@ -43,7 +52,7 @@ class Outcome(StrEnum):
 
 @dataclass(frozen=True)
 class IntakeResult:
-    outcome: Outcome
+    outcome: IntakeOutcome
     order: Order | None
 
 
@@ -74,7 +83,7 @@ def _store_fields(order: Order, incoming: ShopBaseOrder, digest: str) -> None:
     order.store_updated_at = incoming.updated_at
     order.body_hash = digest
     order.currency = incoming.currency
-    order.total_price = incoming.total_price
+    order.total_price = incoming.total_price_text
     order.customer = Customer(
         id=customer.id if customer else None,
         first_name=customer.first_name if customer else None,
@@ -87,14 +96,14 @@ def _store_fields(order: Order, incoming: ShopBaseOrder, digest: str) -> None:
     order.line_items = [
         LineItem(id=li.id, variant_id=li.variant_id, product_id=li.product_id, sku=li.sku,
                  title=li.title[:255], variant_title=(li.variant_title or "")[:255] or None,
-                 quantity=li.quantity, price=li.price)
+                 quantity=li.quantity, price=li.price_text)
         for li in incoming.line_items
     ]
 
 
-def apply_order_webhook(repo: OrderRepository, shop: str, topic: Topic, incoming: ShopBaseOrder,
+def apply_order_webhook(repo: OrderWriter, shop: str, topic: Topic, incoming: ShopBaseOrder,
                         digest: str) -> IntakeResult:
-    outcome = Outcome.CREATED
+    outcome = IntakeOutcome.CREATED
 
     def change(current: Order | None) -> Order | None:
         nonlocal outcome
@@ -106,28 +115,25 @@ def apply_order_webhook(repo: OrderRepository, shop: str, topic: Topic, incoming
             _store_fields(order, incoming, digest)
             if target is OrderStatus.FULFILLED:
                 order.fulfilled_in_store = True
-            record(order, None, target, event, now)
-            outcome = Outcome.CREATED
-            return order
+            outcome = IntakeOutcome.CREATED
+            return begin(order, event, now)
         if current.body_hash == digest:
-            outcome = Outcome.DUPLICATE
+            outcome = IntakeOutcome.DUPLICATE
             return None
         newer = (incoming.updated_at is not None
                  and (current.store_updated_at is None or incoming.updated_at > current.store_updated_at))
         if not newer:
-            outcome = Outcome.STALE
+            outcome = IntakeOutcome.STALE
             return None
-        outcome = Outcome.UPDATED
+        outcome = IntakeOutcome.UPDATED
         order = current
         _store_fields(order, incoming, digest)
         target, event = store_target(incoming, topic, {p.tracking_number for p in current.packages})
-        previous = current.status
-        if target is not previous and is_allowed(previous, target, event):
-            order.status = target
-            record(order, previous, target, event, now)
+        if target is not order.status and is_allowed(order.status, target, event):
+            order = transition(order, target, event, now)
             if event is Event.STORE_FULFILLED:
                 order.fulfilled_in_store = True
-            if event is Event.STORE_CANCELLED and current.aliexpress_placed:
+            if event is Event.STORE_CANCELLED and order.aliexpress_placed:
                 order.reason, order.reason_code = CANCEL_AFTER_PLACEMENT, "cancel_on_aliexpress"
         # Otherwise the pipeline already advanced the order (or it is final): the status stays.
         return order
@@ -136,19 +142,19 @@ def apply_order_webhook(repo: OrderRepository, shop: str, topic: Topic, incoming
     return IntakeResult(outcome=outcome, order=mutation.order)
 
 
-def apply_refund_webhook(repo: OrderRepository, shop: str, refund: ShopBaseRefund) -> IntakeResult:
+def apply_refund_webhook(repo: OrderWriter, shop: str, refund: ShopBaseRefund) -> IntakeResult:
     """A refund alone does not say whether the whole order is refunded: the orders/updated that follows
     carries financial_status. Here the order is only flagged so the seller sees it at once."""
-    outcome = Outcome.UPDATED
+    outcome = IntakeOutcome.UPDATED
 
     def change(current: Order | None) -> Order | None:
         nonlocal outcome
         if current is None:
-            outcome = Outcome.IGNORED
+            outcome = IntakeOutcome.IGNORED
             return None
         note = "Refund issued in the store."
         if current.attention == note or current.status is OrderStatus.CANCELED:
-            outcome = Outcome.DUPLICATE
+            outcome = IntakeOutcome.DUPLICATE
             return None
         current.attention = note
         return current

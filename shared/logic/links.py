@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
-from shared.aliexpress.errors import BusinessError
+from typing import Protocol
+
+from shared.aliexpress.errors import AliExpressError, BusinessError
 from shared.aliexpress.models import Product, ProductSku
-from shared.data.links import Link, LinkRepository
-from shared.logic.accounts import AliExpressAccounts
+from shared.logic.accounts import (
+    RECONNECT_ATTENTION,
+    TRANSIENT_ERRORS,
+    AliExpressAccounts,
+    AliExpressDisconnected,
+    AliExpressFailed,
+)
+from shared.models.errors import Conflict, Invalid, Unavailable
 from shared.models.order import utcnow
+from shared.models.shop import Link
 
 # ds.product.get rsp_codes that mean "this product cannot be linked", with what the seller reads.
 PRODUCT_REFUSALS = {
@@ -15,12 +24,19 @@ PRODUCT_REFUSALS = {
 }
 
 
-class LinkRefused(ValueError):
-    """The link cannot be made; `message` is for the seller."""
+# Which request field the seller must change, per refusal code (the product id otherwise).
+REFUSED_FIELD = {"602": "ship_to_country", "SKU_NOT_FOUND": "sku_attr"}
+
+
+class LinkWriter(Protocol):
+    def put(self, link: Link) -> None: ...
+
+
+class LinkRefused(Invalid):
+    """The link cannot be made; the message is for the seller, `code` is AliExpress's (or SKU_NOT_FOUND)."""
 
     def __init__(self, message: str, code: str) -> None:
-        super().__init__(message)
-        self.message = message
+        super().__init__(message, field=REFUSED_FIELD.get(code, "product_id"), code=code)
         self.code = code
 
 
@@ -38,21 +54,15 @@ def find_sku(product: Product, sku_attr: str) -> ProductSku | None:
     return next((sku for sku in product.skus if _attr_key(sku.sku_attr) == key), None)
 
 
-def link_variant(accounts: AliExpressAccounts, repo: LinkRepository, shop: str, variant_id: str, *,
+def link_variant(accounts: AliExpressAccounts, repo: LinkWriter, shop: str, variant_id: str, *,
                  product_id: str, sku_attr: str, shipping_service: str | None = None,
                  ship_to_country: str = "US") -> Link:
-    """Check the SKU exists on AliExpress, then store the link. LinkRefused for anything the seller must fix.
+    """Check the SKU exists on AliExpress, then store the link.
 
-    AliExpressDisconnected and transient AliExpress errors propagate to the caller.
+    LinkRefused (Invalid) for anything the seller must fix; Conflict (code ALIEXPRESS_DISCONNECTED) when the
+    shop must reconnect AliExpress; Unavailable when AliExpress did not answer; AliExpressFailed otherwise.
     """
-    try:
-        product = accounts.call(shop, lambda client, token: client.get_product(token, product_id, ship_to_country))
-    except BusinessError as error:
-        template = PRODUCT_REFUSALS.get(error.code)
-        if template is None:
-            raise LinkRefused(f"AliExpress could not check product {product_id} ({error.code}: {error.message}).",
-                              error.code) from error
-        raise LinkRefused(template.format(product_id=product_id, country=ship_to_country), error.code) from error
+    product = _product(accounts, shop, product_id, ship_to_country)
     sku = find_sku(product, sku_attr)
     if sku is None:
         known = ", ".join(repr(s.sku_attr) for s in product.skus[:20]) or "none"
@@ -63,3 +73,20 @@ def link_variant(accounts: AliExpressAccounts, repo: LinkRepository, shop: str, 
                 product_title=product.subject or None, updated_at=utcnow())
     repo.put(link)
     return link
+
+
+def _product(accounts: AliExpressAccounts, shop: str, product_id: str, ship_to_country: str) -> Product:
+    try:
+        return accounts.call(shop, lambda client, token: client.get_product(token, product_id, ship_to_country))
+    except AliExpressDisconnected as error:
+        raise Conflict(RECONNECT_ATTENTION, code="ALIEXPRESS_DISCONNECTED") from error
+    except TRANSIENT_ERRORS as error:
+        raise Unavailable("AliExpress did not answer; try again in a moment", code=error.code) from error
+    except BusinessError as error:
+        template = PRODUCT_REFUSALS.get(error.code)
+        if template is None:
+            raise LinkRefused(f"AliExpress could not check product {product_id} ({error.code}: {error.message}).",
+                              error.code) from error
+        raise LinkRefused(template.format(product_id=product_id, country=ship_to_country), error.code) from error
+    except AliExpressError as error:
+        raise AliExpressFailed(f"AliExpress refused the product check ({error.code})", error.code) from error

@@ -16,7 +16,6 @@ wide; a duplicate email would be the worse outcome for "exactly one email per pa
 from __future__ import annotations
 
 import html
-import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -24,47 +23,49 @@ from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 from string import Template
-from typing import Any
+from typing import Protocol
 from urllib.parse import quote
 
-import boto3
-from botocore.config import Config
-from botocore.exceptions import (
-    ClientError,
-    ConnectionClosedError,
-    ConnectTimeoutError,
-    EndpointConnectionError,
-    ReadTimeoutError,
-)
+from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 
-from shared.data.notifications import DeliveryLedger, EmailStatus
-from shared.data.orders import OrderRepository
-from shared.data.shops import ShopRepository, ShopSettings
+from shared.data.mail import MailNotSent, MailOutcomeUnknown, MailRejected, RenderedEmail
+from shared.data.notifications import Claim, EmailStatus
+from shared.logic.package_attempts import OrderStore, PackageAttempts, RetryLater, ShopSettingsReader
+from shared.logic.stream_changes import notify_needed, on_change
 from shared.models.order import Order, Package, utcnow
+from shared.models.shop import ShopSettings
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
-DEFAULT_MAX_ATTEMPTS = 4
 # Used when the carrier gave no tracking link: a universal tracking page (our choice).
 FALLBACK_TRACKING_URL = "https://t.17track.net/en#nums={number}"
-# No botocore retries: after a lost answer a retry could send the email twice. Retries are ours,
-# only where SES surely sent nothing.
-SES_CONFIG = Config(retries={"max_attempts": 1, "mode": "standard"}, connect_timeout=3, read_timeout=10)
-# SES answers that will not heal by retrying the same email.
-REJECTED_CODES = frozenset({"MessageRejected", "MailFromDomainNotVerifiedException", "InvalidParameterValue",
-                            "ConfigurationSetDoesNotExistException", "AccountSendingPausedException",
-                            "ConfigurationSetSendingPausedException"})
-THROTTLED_CODES = frozenset({"Throttling", "ThrottlingException", "TooManyRequestsException"})
+
+
+class Mailer(Protocol):
+    """Sends one email; raises MailRejected / MailNotSent / MailOutcomeUnknown (`shared.data.mail.SesMailer`)."""
+
+    def send(self, sender: str, recipient: str, email: RenderedEmail) -> str:
+        """The message id."""
+        ...
+
+
+class EmailLedger(Protocol):
+    """The at-most-once records of the tracking emails (`shared.data.notifications.DeliveryLedger`)."""
+
+    def claim_email(self, shop: str, order_id: str, tracking_number: str, token: str, at: datetime) -> Claim: ...
+
+    def mark_email_sent(self, shop: str, order_id: str, tracking_number: str, token: str, message_id: str,
+                        at: datetime) -> None: ...
+
+    def mark_email_rejected(self, shop: str, order_id: str, tracking_number: str, token: str,
+                            error: str) -> None: ...
+
+    def release_email(self, shop: str, order_id: str, tracking_number: str, token: str) -> None: ...
+
+    def count_failure(self, shop: str, kind: str, order_id: str, attempt_key: str) -> int: ...
 
 
 # --------------------------------------------------------------------------------------------------
 # Rendering
-
-
-@dataclass(frozen=True)
-class RenderedEmail:
-    subject: str
-    text: str
-    html: str
 
 
 @lru_cache(maxsize=8)
@@ -103,63 +104,6 @@ def render_tracking_email(order: Order, package: Package) -> RenderedEmail:
 
 
 # --------------------------------------------------------------------------------------------------
-# SES
-
-
-class MailRejected(Exception):
-    """SES refused this email for good (address, sender identity...)."""
-
-
-class MailNotSent(Exception):
-    """SES surely sent nothing (it answered with an error, or no connection): safe to try again."""
-
-
-class MailOutcomeUnknown(Exception):
-    """The answer was lost: SES may have sent the email."""
-
-
-class SesMailer:
-    def __init__(self, client: Any | None = None, *, throttle_retries: int = 2,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
-        self._client = client
-        self._throttle_retries = throttle_retries
-        self._sleep = sleep
-
-    @property
-    def client(self) -> Any:
-        if self._client is None:
-            self._client = boto3.client("ses", config=SES_CONFIG)
-        return self._client
-
-    def send(self, sender: str, recipient: str, email: RenderedEmail) -> str:
-        """The SES message id."""
-        attempt = 0
-        while True:
-            try:
-                response = self.client.send_email(
-                    Source=sender,
-                    Destination={"ToAddresses": [recipient]},
-                    Message={"Subject": {"Data": email.subject, "Charset": "UTF-8"},
-                             "Body": {"Text": {"Data": email.text, "Charset": "UTF-8"},
-                                      "Html": {"Data": email.html, "Charset": "UTF-8"}}})
-                return str(response["MessageId"])
-            except ClientError as error:
-                code = error.response.get("Error", {}).get("Code", "")
-                if code in REJECTED_CODES:
-                    message = error.response.get("Error", {}).get("Message", "")
-                    raise MailRejected(f"{code}: {message}"[:300]) from error
-                if code in THROTTLED_CODES and attempt < self._throttle_retries:
-                    attempt += 1
-                    self._sleep(0.2 * 2**attempt)  # throttled: surely not sent, so retrying here is safe
-                    continue
-                raise MailNotSent(code or "ClientError") from error
-            except (EndpointConnectionError, ConnectTimeoutError) as error:
-                raise MailNotSent(type(error).__name__) from error
-            except (ReadTimeoutError, ConnectionClosedError) as error:
-                raise MailOutcomeUnknown(type(error).__name__) from error
-
-
-# --------------------------------------------------------------------------------------------------
 # Notify
 
 
@@ -175,6 +119,8 @@ class NotSent:
 
 @dataclass
 class NotifyReport:
+    shop: str
+    order_id: str
     sent: list[str] = field(default_factory=list)
     already_sent: list[str] = field(default_factory=list)
     not_sent: dict[str, str] = field(default_factory=dict)
@@ -182,28 +128,29 @@ class NotifyReport:
     gave_up: bool = False
 
 
-class NotifyRetryLater(RuntimeError):
-    """SES failed without sending: fail the record so it is delivered again."""
-
-
 class TrackingNotifier:
-    def __init__(self, orders: OrderRepository, shops: ShopRepository, ledger: DeliveryLedger, mailer: SesMailer,
-                 *, max_attempts: int = DEFAULT_MAX_ATTEMPTS, clock: Callable[[], datetime] = utcnow) -> None:
+    def __init__(self, orders: OrderStore, shops: ShopSettingsReader, ledger: EmailLedger, mailer: Mailer,
+                 *, max_attempts: int, clock: Callable[[], datetime] = utcnow) -> None:
         self._orders = orders
         self._shops = shops
         self._ledger = ledger
         self._mailer = mailer
-        self._max_attempts = max(1, max_attempts)
+        self._attempts = PackageAttempts(orders, ledger, "email", max_attempts=max_attempts,
+                                         needs=lambda package: package.needs_notify)
         self._clock = clock
 
+    def notify_record(self, record: DynamoDBRecord) -> NotifyReport | None:
+        """Email what a stream record made pending; None for a record without such a change."""
+        return on_change(record, notify_needed, self.notify)
+
     def notify(self, shop: str, order_id: str, attempt_key: str) -> NotifyReport:
-        report = NotifyReport()
-        order = self._orders.get(shop, order_id)
-        if order is None:
+        """Email every pushed package of the order not emailed yet. Raises RetryLater when SES failed without
+        a sure outcome, until the record's `max_attempts`-th failure."""
+        report = NotifyReport(shop=shop, order_id=order_id)
+        found = self._attempts.pending(shop, order_id)
+        if found is None:
             return report
-        pending = [p for p in order.packages if p.needs_notify]
-        if not pending:
-            return report
+        order, pending = found
         settings = self._shops.get_settings(shop) or ShopSettings(shop=shop)
         outcomes: dict[str, Notified | NotSent] = {}
         for package in pending:
@@ -213,18 +160,14 @@ class TrackingNotifier:
                 report.transient = f"{type(error).__name__}: {error}"
                 break
         if report.transient is not None:
-            failures = self._ledger.count_failure(shop, "email", order_id, attempt_key)
-            if failures >= self._max_attempts:
-                report.gave_up = True
-                for package in pending:
-                    outcomes.setdefault(package.tracking_number, NotSent(
-                        f"Email service kept failing ({report.transient}); the tracking email was not sent."))
+            report.gave_up = self._attempts.gave_up(shop, order_id, attempt_key, report.transient, pending, outcomes,
+                                                    _unavailable(report.transient))
         for number, outcome in outcomes.items():
             if isinstance(outcome, NotSent):
                 report.not_sent[number] = outcome.reason
         self._orders.mutate(shop, order_id, lambda current: _apply_notify(current, outcomes))
         if report.transient is not None and not report.gave_up:
-            raise NotifyRetryLater(f"order {order_id}: {report.transient}")
+            raise RetryLater(f"order {order_id}: {report.transient}")
         return report
 
     def _one(self, order: Order, package: Package, settings: ShopSettings, report: NotifyReport) -> Notified | NotSent:
@@ -262,6 +205,13 @@ class TrackingNotifier:
         self._ledger.mark_email_sent(order.shop, order.order_id, number, token, message_id, sent_at)
         report.sent.append(number)
         return Notified(sent_at)
+
+
+def _unavailable(transient: str) -> Callable[[Package, int], NotSent]:
+    def give_up(package: Package, failures: int) -> NotSent:
+        return NotSent(f"Email service kept failing ({transient}); the tracking email was not sent.")
+
+    return give_up
 
 
 def _apply_notify(current: Order | None, outcomes: Mapping[str, Notified | NotSent]) -> Order | None:

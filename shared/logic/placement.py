@@ -32,7 +32,7 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 
 from shared.aliexpress.errors import AliExpressError, RepeatedOrderError
-from shared.data.links import Link, LinkRepository
+from shared.data.links import LinkRepository
 from shared.data.orders import OrderRepository
 from shared.data.shops import ShopRepository
 from shared.lifecycle import Event, transition
@@ -44,7 +44,9 @@ from shared.logic.accounts import (
 )
 from shared.logic.auto_place import CLOSED
 from shared.logic.intake import CANCEL_AFTER_PLACEMENT
+from shared.models.errors import Conflict, NotFound
 from shared.models.order import AeOrder, Order, OrderStatus, Placement
+from shared.models.shop import Link
 from shared.observability import logger, metrics
 
 CLAIM_TTL_SECONDS = 5 * 60
@@ -127,7 +129,7 @@ def _outcome_unknown(error: AliExpressError) -> bool:
             or (error.error_type or "").upper() in ("ISP", "SYSTEM"))
 
 
-class Outcome(StrEnum):
+class PlacementOutcome(StrEnum):
     PLACED = "placed"
     FAILED = "failed"
     SKIPPED = "skipped"
@@ -137,7 +139,7 @@ class Outcome(StrEnum):
 @dataclass
 class PlacementResult:
     order_id: str
-    outcome: Outcome
+    outcome: PlacementOutcome
     reason: str | None = None
     reason_code: str | None = None
     ae_order_ids: list[str] = field(default_factory=list)
@@ -226,16 +228,14 @@ def _held_since(placement: Placement) -> float | None:
     return None
 
 
+@dataclass
 class Placer:
-    def __init__(self, orders: OrderRepository, links: LinkRepository, accounts: AliExpressAccounts,
-                 shops: ShopRepository | None = None, clock: Callable[[], float] = time.time,
-                 claim_ttl: float = CLAIM_TTL_SECONDS) -> None:
-        self._orders = orders
-        self._links = links
-        self._accounts = accounts
-        self._shops = shops if shops is not None else ShopRepository()
-        self._clock = clock
-        self._claim_ttl = claim_ttl
+    orders: OrderRepository
+    links: LinkRepository
+    accounts: AliExpressAccounts
+    shops: ShopRepository
+    clock: Callable[[], float] = time.time
+    claim_ttl: float = CLAIM_TTL_SECONDS
 
     # ------------------------------------------------------------ public
 
@@ -246,41 +246,43 @@ class Placer:
                                         "reason_code": result.reason_code})
         return result
 
-    def retry(self, shop: str, order_id: str) -> Order | None:
-        """A failed order back to awaiting_order (the seller fixed the cause); None if not found.
+    def retry(self, shop: str, order_id: str) -> Order:
+        """A failed order back to awaiting_order (the seller fixed the cause).
 
-        Raises ValueError when the order is not failed.
+        NotFound for an unknown order, Conflict when the order is not failed.
         """
         def change(current: Order | None) -> Order | None:
             if current is None:
-                return None
+                raise NotFound("order")
             if current.status is not OrderStatus.FAILED:
-                raise ValueError(f"only failed orders can be retried; this one is {current.status.value}")
+                raise Conflict(f"only failed orders can be retried; this one is {current.status.value}")
             moved = transition(current, OrderStatus.AWAITING_ORDER, Event.SELLER_RETRY, self._now())
             moved.reason = moved.reason_code = None
             if moved.attention == RECONNECT_ATTENTION:
                 moved.attention = None
             return moved
 
-        return self._orders.mutate(shop, order_id, change).order
+        retried = self.orders.mutate(shop, order_id, change).order
+        assert retried is not None
+        return retried
 
     # ------------------------------------------------------------ steps
 
     def _now(self) -> datetime:
-        return datetime.fromtimestamp(self._clock(), UTC)
+        return datetime.fromtimestamp(self.clock(), UTC)
 
     def _place(self, shop: str, order_id: str) -> PlacementResult:
-        order = self._orders.get(shop, order_id)
+        order = self.orders.get(shop, order_id)
         if order is None:
-            return PlacementResult(order_id, Outcome.SKIPPED, "order not found", "not_found")
+            return PlacementResult(order_id, PlacementOutcome.SKIPPED, "order not found", "not_found")
         skip = self._not_placeable(order)
         if skip is not None:
             return skip
         lines = [li for li in order.line_items if li.quantity > 0]
         if not lines:
-            return PlacementResult(order_id, Outcome.SKIPPED, "the order has nothing left to order", "empty")
+            return PlacementResult(order_id, PlacementOutcome.SKIPPED, "the order has nothing left to order", "empty")
         variants = [li.variant_id or f"(line item {li.id})" for li in lines]
-        links = self._links.batch_get(shop, [li.variant_id for li in lines if li.variant_id])
+        links = self.links.batch_get(shop, [li.variant_id for li in lines if li.variant_id])
         missing = [v for v in dict.fromkeys(variants) if v not in links]
         if missing:
             names = ", ".join(missing)
@@ -290,24 +292,24 @@ class Placer:
             address = logistics_address(order)
         except AddressProblem as problem:
             return self._refuse(order, NO_ADDRESS, str(problem), claimed=None)
-        settings = self._shops.get_settings(shop)
+        settings = self.shops.get_settings(shop)
         items = product_items(order, links, settings.default_shipping_service if settings else None)
 
         claimed = self._claim(shop, order_id)
         if isinstance(claimed, PlacementResult):
             return claimed
         try:
-            ids = self._accounts.call(shop, lambda client, token: client.create_order(
+            ids = self.accounts.call(shop, lambda client, token: client.create_order(
                 token, out_order_id=claimed.out_order_id, logistics_address=address, product_items=items))
         except AliExpressDisconnected:
             self._release(shop, order_id, claimed, attention=RECONNECT_ATTENTION)
-            return PlacementResult(order_id, Outcome.FAILED, RECONNECT_ATTENTION, DISCONNECTED)
+            return PlacementResult(order_id, PlacementOutcome.FAILED, RECONNECT_ATTENTION, DISCONNECTED)
         except RepeatedOrderError:
             # AliExpress has an order under this reference but did not give its ids: a person must look.
             note = (f"AliExpress already has an order with reference {claimed.out_order_id} but did not return "
                     "it: find it on AliExpress before doing anything else with this order.")
             self._release(shop, order_id, claimed, attention=note)
-            return PlacementResult(order_id, Outcome.SKIPPED, note, "REPEATED_ORDER_ERROR")
+            return PlacementResult(order_id, PlacementOutcome.SKIPPED, note, "REPEATED_ORDER_ERROR")
         except AliExpressError as error:
             if not _outcome_unknown(error):
                 category, sentence = refusal(error.sub_code or error.code, error.message)
@@ -315,7 +317,7 @@ class Placer:
                 return self._refuse(order, error.sub_code or error.code, sentence, claimed=claimed)
             # Outcome unknown (maybe accepted): keep the reference open; the next try resends the same one.
             self._release(shop, order_id, claimed)
-            return PlacementResult(order_id, Outcome.SKIPPED,
+            return PlacementResult(order_id, PlacementOutcome.SKIPPED,
                                    "AliExpress did not answer in time; placing again is safe (same reference).",
                                    error.sub_code or error.code, retryable=True)
         return self._accepted(shop, order_id, claimed, ids)
@@ -323,13 +325,14 @@ class Placer:
     def _not_placeable(self, order: Order) -> PlacementResult | None:
         oid = order.order_id
         if order.fulfilled_in_store:
-            return PlacementResult(oid, Outcome.SKIPPED, "fulfilled by hand in the store", "fulfilled_in_store")
+            return PlacementResult(oid, PlacementOutcome.SKIPPED, "fulfilled by hand in the store",
+                                   "fulfilled_in_store")
         if order.status is not OrderStatus.AWAITING_ORDER:
             if order.aliexpress_placed and order.status is OrderStatus.AWAITING_PAYMENT:
-                return PlacementResult(oid, Outcome.SKIPPED, "already placed on AliExpress", "already_placed",
+                return PlacementResult(oid, PlacementOutcome.SKIPPED, "already placed on AliExpress", "already_placed",
                                        ae_order_ids=[a.ae_order_id for a in order.ae_orders])
-            return PlacementResult(oid, Outcome.SKIPPED, f"the order is {order.status.value}, not awaiting_order",
-                                   "wrong_status")
+            return PlacementResult(oid, PlacementOutcome.SKIPPED,
+                                   f"the order is {order.status.value}, not awaiting_order", "wrong_status")
         return None
 
     def _claim(self, shop: str, order_id: str) -> Placement | PlacementResult:
@@ -342,7 +345,7 @@ class Placer:
             nonlocal verdict, taken
             verdict, taken = None, None
             if current is None:
-                verdict = PlacementResult(order_id, Outcome.SKIPPED, "order not found", "not_found")
+                verdict = PlacementResult(order_id, PlacementOutcome.SKIPPED, "order not found", "not_found")
                 return None
             verdict = self._not_placeable(current)
             if verdict is not None:
@@ -354,12 +357,12 @@ class Placer:
                                   attempt=attempt)
             else:
                 held = _held_since(previous)
-                if held is not None and now.timestamp() - held < self._claim_ttl:
-                    verdict = PlacementResult(order_id, Outcome.SKIPPED, "being placed by another request",
+                if held is not None and now.timestamp() - held < self.claim_ttl:
+                    verdict = PlacementResult(order_id, PlacementOutcome.SKIPPED, "being placed by another request",
                                               "in_progress", retryable=True)
                     return None
                 if now.timestamp() - previous.claimed_at.timestamp() > DEDUP_WINDOW_SECONDS:
-                    verdict = PlacementResult(order_id, Outcome.SKIPPED, self._unconfirmed_note(previous),
+                    verdict = PlacementResult(order_id, PlacementOutcome.SKIPPED, self._unconfirmed_note(previous),
                                               UNCONFIRMED)
                     if current.attention == verdict.reason:
                         return None
@@ -370,7 +373,7 @@ class Placer:
             current.placement = taken
             return current
 
-        self._orders.mutate(shop, order_id, change)
+        self.orders.mutate(shop, order_id, change)
         if taken is not None:
             return taken
         assert verdict is not None
@@ -392,7 +395,7 @@ class Placer:
                 current.attention = attention
             return current
 
-        self._orders.mutate(shop, order_id, change)
+        self.orders.mutate(shop, order_id, change)
 
     def _refuse(self, order: Order, code: str, sentence: str, claimed: Placement | None) -> PlacementResult:
         """→ failed (PLACEMENT_FAILED) with a reason the seller understands; closes the claimed reference."""
@@ -416,11 +419,11 @@ class Placer:
                 moved.attention = None
             return moved
 
-        mutation = self._orders.mutate(order.shop, order.order_id, change)
+        mutation = self.orders.mutate(order.shop, order.order_id, change)
         if not mutation.written:
-            return PlacementResult(order.order_id, Outcome.SKIPPED, "the order changed meanwhile; try again",
+            return PlacementResult(order.order_id, PlacementOutcome.SKIPPED, "the order changed meanwhile; try again",
                                    "changed", retryable=True)
-        return PlacementResult(order.order_id, Outcome.FAILED, sentence, code)
+        return PlacementResult(order.order_id, PlacementOutcome.FAILED, sentence, code)
 
     def _accepted(self, shop: str, order_id: str, claimed: Placement, ids: list[str]) -> PlacementResult:
         def change(current: Order | None) -> Order | None:
@@ -442,6 +445,6 @@ class Placer:
                 current.reason, current.reason_code = CANCEL_AFTER_PLACEMENT, "cancel_on_aliexpress"
             return current
 
-        self._orders.mutate(shop, order_id, change)
-        return PlacementResult(order_id, Outcome.PLACED, ae_order_ids=[str(i) for i in ids])
+        self.orders.mutate(shop, order_id, change)
+        return PlacementResult(order_id, PlacementOutcome.PLACED, ae_order_ids=[str(i) for i in ids])
 

@@ -1,22 +1,21 @@
 """One AliExpress call budget for the whole fleet, plugged into the client's `before_call` hook.
 
-`ALIEXPRESS_CALLS_PER_SECOND` is what AliExpress allows the app. Every HTTP attempt (retries included, since
-the client calls the hook before each attempt) needs a permit. Permits come from one DynamoDB item per
-wall-clock second (`shared/data/rate_budget.py`), so the count per second never exceeds the cap however
-many workers run.
+`calls_per_second` is what AliExpress allows the app (the wiring passes ALIEXPRESS_CALLS_PER_SECOND). Every
+HTTP attempt (retries included, since the client calls the hook before each attempt) needs a permit. Permits
+come from one DynamoDB item per wall-clock second (`shared/data/rate_budget.py`), so the count per second
+never exceeds the cap however many workers run.
 
 Spending it evenly: permit `i` of second `s` is not used before `s + i / cap`. AliExpress counts calls in a
 sliding window, so a second's calls must not bunch; pacing by index spreads them, indices whose time has
 passed are skipped rather than used at once, a permit whose holder woke too late is dropped, and a small
-headroom of one call (plus `ALIEXPRESS_RATE_HEADROOM`, a fraction, 0 by default) absorbs the window's
-boundary and network jitter. A worker takes as many permits
-as it has threads waiting (usually 1, at most `max_batch`): a permit taken and not used is wasted.
+headroom of one call (plus `headroom`, a fraction: ALIEXPRESS_RATE_HEADROOM, 0 by default) absorbs the
+window's boundary and network jitter. A worker takes as many permits as it has threads waiting (usually 1,
+at most `max_batch`): a permit taken and not used is wasted.
 """
 
 from __future__ import annotations
 
 import math
-import os
 import threading
 import time
 from collections import deque
@@ -38,22 +37,13 @@ class BudgetStats:
     waited_s: float = 0.0
 
 
-def calls_per_second_setting() -> float:
-    return float(os.environ.get("ALIEXPRESS_CALLS_PER_SECOND", "20"))
-
-
-def headroom_setting() -> float:
-    return float(os.environ.get("ALIEXPRESS_RATE_HEADROOM", "0"))
-
-
 class RateBudget:
     """Thread-safe; one per container (per worker). Call it (or `acquire`) before every AliExpress call."""
 
-    def __init__(self, store: PermitStore, calls_per_second: float | None = None, *,
-                 headroom: float | None = None, max_batch: int = 4, lookahead: int = 1,
+    def __init__(self, store: PermitStore, calls_per_second: float, *,
+                 headroom: float = 0.0, max_batch: int = 4, lookahead: int = 1,
                  clock: Callable[[], float] = time.time, sleep: Callable[[float], None] = time.sleep) -> None:
-        rate = calls_per_second if calls_per_second is not None else calls_per_second_setting()
-        margin = headroom if headroom is not None else headroom_setting()
+        rate, margin = calls_per_second, headroom
         if rate <= 0:
             raise ValueError("calls per second must be positive")
         # AliExpress counts a sliding window: one call of headroom for a window straddling two seconds.

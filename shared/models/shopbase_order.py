@@ -1,157 +1,314 @@
-"""The ShopBase order as it arrives in a webhook: parsed leniently, stored strictly.
+"""The ShopBase order, one model for webhook bodies and Admin API answers: parsed leniently, held strictly.
 
-Quirks handled (../shared/reference/shopbase-api.md §3): `fulfillment_status` "" or null, timestamps
-given as 0, prices as numbers or strings, ids as numbers or strings, unknown extra fields.
+Quirks handled (../shared/reference/shopbase-api.md §3 and ShopBase's own samples): `""` or 0 where
+Shopify sends null (statuses, texts, ids), timestamps given as 0, "0" or epoch numbers, prices as numbers
+or strings, ids as numbers or strings, an empty object sent as `[]` or `""`, unknown extra fields (kept in
+`model_extra`, except on the address, which is copied into the stored order field by field).
+
+What comes out is strict: ids are `str` (as in the stored order), money is `Decimal` or None (absent; an
+unreadable amount is refused; never a float; `money_text` gives the stored string), timestamps are aware
+UTC datetimes or None, statuses lower-case or None. Refused, so that the webhook answers 422 instead of guessing: an
+order without id or without line_items (null is an empty list), a line item without id or with a
+negative or non-numeric quantity, and
+an unreadable created_at / updated_at / cancelled_at of an order or a refund (deliveries are ordered and
+cancellations decided by them). Other unreadable timestamps only inform, and become None.
+reprs show no customer data, so a model can be logged.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
+from functools import partial
 from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
+TAX_ID_ATTRIBUTES = frozenset({"cpf", "tax_id", "tax_number", "rut", "rut_no", "vat", "vat_no", "passport_no"})
 
-def _id(value: Any) -> Any:
+
+def _id(value: Any) -> str:
     if isinstance(value, bool):
         raise ValueError("must be an id")
     if isinstance(value, int):
         return str(value)
+    if isinstance(value, float | Decimal) and math.isfinite(value) and value == int(value):
+        return str(int(value))
     if isinstance(value, str) and value.strip():
         return value.strip()
     raise ValueError("must be a non-empty id")
 
 
-def _optional_id(value: Any) -> Any:
-    return None if value in (None, "", 0) else _id(value)
+def _optional_id(value: Any) -> str | None:
+    if value is None or value == 0 or (isinstance(value, str) and not value.strip()):
+        return None
+    return _id(value)
 
 
-def _timestamp(value: Any) -> Any:
-    # ShopBase sends 0 (or "") for "never".
-    if value in (None, "", 0, "0"):
+def _text(value: Any) -> str | None:
+    # "" and 0 mean "not set"; phones and zips sometimes come as numbers; other shapes are unusable here.
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, str):
+        return value or None
+    if isinstance(value, int | float | Decimal):
+        return None if value == 0 else str(value)
+    return None
+
+
+def _plain_text(value: Any) -> str:
+    # A name or title: numbers become text, anything else unusable becomes "".
+    if isinstance(value, int | float | Decimal) and not isinstance(value, bool):
+        return str(value)
+    return value if isinstance(value, str) else ""
+
+
+def _status(value: Any) -> str | None:
+    if isinstance(value, str):
+        return value.strip().lower() or None
+    return None
+
+
+def _timestamp(value: Any, *, strict: bool) -> datetime | None:
+    # 0, "", "0" and null mean "not set"; numbers > 0 are epoch seconds (or milliseconds).
+    if value is None or isinstance(value, bool):
         return None
     if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
+        return (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(UTC)
+    if isinstance(value, int | float):
+        if not math.isfinite(value) or value <= 0:
+            return None
+        try:
+            return datetime.fromtimestamp(value / 1000 if value > 1e11 else value, UTC)
+        except (OverflowError, OSError, ValueError):
+            return None
     if isinstance(value, str):
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
-    raise ValueError("must be an ISO 8601 timestamp")
+        text = value.strip()
+        if not text or text == "0":
+            return None
+        try:
+            parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            if text.lstrip("-").replace(".", "", 1).isdigit():
+                return _timestamp(float(text), strict=strict)
+        else:
+            return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
+    if strict:
+        raise ValueError("must be an ISO 8601 timestamp")
+    return None
 
 
-def _money(value: Any) -> Any:
-    if value in (None, ""):
-        return "0"
+def _money(value: Any) -> Decimal | None:
+    # Absent is None; an amount that is there but unreadable is refused (a seller must never see a
+    # made-up 0.00 where the store sent something else).
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
     if isinstance(value, bool):
-        raise ValueError("must be a price")
-    try:
-        return str(Decimal(str(value)))
-    except InvalidOperation as error:
-        raise ValueError("must be a price") from error
+        raise ValueError("must be an amount")
+    if isinstance(value, Decimal | int):
+        money = Decimal(value)
+    elif isinstance(value, float):
+        # repr() of a float is the shortest string that round-trips: 13.0 -> "13.0", not 12.99999...
+        money = Decimal(repr(value))
+    elif isinstance(value, str):
+        try:
+            money = Decimal(value.strip())
+        except InvalidOperation:
+            raise ValueError("must be an amount") from None
+    else:
+        raise ValueError("must be an amount")
+    if not money.is_finite():
+        raise ValueError("must be a finite amount")
+    return money
 
 
-def _blank_to_none(value: Any) -> Any:
-    return None if value in ("", 0) else value
+def _optional_int(value: Any) -> Any:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def _optional_bool(value: Any) -> bool | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "yes", "y")
+    return bool(value)
+
+
+def _list(value: Any) -> Any:
+    return [] if value is None or value == "" else value
+
+
+def _anything_listed(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _object(value: Any) -> Any:
+    # PHP-style backends send [] or "" for an empty object.
+    return None if value is None or value == "" or value == [] else value
+
+
+def money_text(value: Decimal | None) -> str:
+    """The stored form of a price (the stored order keeps money as a decimal string): "0" when absent."""
+    return "0" if value is None else str(value)
 
 
 Id = Annotated[str, BeforeValidator(_id)]
 OptionalId = Annotated[str | None, BeforeValidator(_optional_id)]
-Timestamp = Annotated[datetime | None, BeforeValidator(_timestamp)]
-Money = Annotated[str, BeforeValidator(_money)]
-OptionalText = Annotated[str | None, BeforeValidator(_blank_to_none)]
+Text = Annotated[str, BeforeValidator(_plain_text)]
+OptionalText = Annotated[str | None, BeforeValidator(_text)]
+Status = Annotated[str | None, BeforeValidator(_status)]
+Timestamp = Annotated[datetime | None, BeforeValidator(partial(_timestamp, strict=False))]
+StrictTimestamp = Annotated[datetime | None, BeforeValidator(partial(_timestamp, strict=True))]
+Money = Annotated[Decimal | None, BeforeValidator(_money)]
+OptionalInt = Annotated[int | None, BeforeValidator(_optional_int)]
+OptionalBool = Annotated[bool | None, BeforeValidator(_optional_bool)]
+Quantity = Annotated[int, Field(ge=0)]
 
 
-class _Lenient(BaseModel):
+class ShopBaseModel(BaseModel):
+    model_config = ConfigDict(extra="allow", coerce_numbers_to_str=True)
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        # Only declared fields marked repr=True: extras may carry customer data.
+        for name, info in type(self).model_fields.items():
+            if info.repr:
+                yield name, getattr(self, name)
+
+
+class ShopBaseCustomer(ShopBaseModel):
+    id: OptionalId = None
+    email: OptionalText = Field(default=None, repr=False)
+    first_name: OptionalText = Field(default=None, repr=False)
+    last_name: OptionalText = Field(default=None, repr=False)
+    phone: OptionalText = Field(default=None, repr=False)
+
+
+class ShopBaseAddress(ShopBaseModel):
+    # Copied into the stored address with model_dump(): an unknown key (a checkout app's tax_id, say)
+    # must not ride along.
     model_config = ConfigDict(extra="ignore", coerce_numbers_to_str=True)
 
-
-class ShopBaseLineItem(_Lenient):
-    id: Id
-    variant_id: OptionalId = None
-    product_id: OptionalId = None
-    sku: OptionalText = None
-    title: str = ""
-    variant_title: OptionalText = None
-    quantity: int = Field(ge=0)
-    price: Money = "0"
-    fulfillable_quantity: int | None = None
-    fulfillment_status: OptionalText = None
-
-
-class ShopBaseAddress(_Lenient):
-    first_name: OptionalText = None
-    last_name: OptionalText = None
-    name: OptionalText = None
-    address1: OptionalText = None
-    address2: OptionalText = None
-    city: OptionalText = None
+    first_name: OptionalText = Field(default=None, repr=False)
+    last_name: OptionalText = Field(default=None, repr=False)
+    name: OptionalText = Field(default=None, repr=False)
+    address1: OptionalText = Field(default=None, repr=False)
+    address2: OptionalText = Field(default=None, repr=False)
+    city: OptionalText = Field(default=None, repr=False)
     province: OptionalText = None
     province_code: OptionalText = None
     country: OptionalText = None
     country_code: OptionalText = None
-    zip: OptionalText = None
-    phone: OptionalText = None
-    company: OptionalText = None
+    zip: OptionalText = Field(default=None, repr=False)
+    phone: OptionalText = Field(default=None, repr=False)
+    company: OptionalText = Field(default=None, repr=False)
 
 
-class ShopBaseCustomer(_Lenient):
-    id: OptionalId = None
-    email: OptionalText = None
-    first_name: OptionalText = None
-    last_name: OptionalText = None
-    phone: OptionalText = None
-
-
-class ShopBaseFulfillment(_Lenient):
-    id: OptionalId = None
-    tracking_number: OptionalText = None
-    tracking_numbers: list[str] = Field(default_factory=list)
-
-
-class NoteAttribute(_Lenient):
-    name: str = ""
-    value: OptionalText = None
-
-
-class ShopBaseOrder(_Lenient):
+class ShopBaseLineItem(ShopBaseModel):
     id: Id
-    name: str = ""
-    email: OptionalText = None
-    phone: OptionalText = None
-    currency: OptionalText = None
+    variant_id: OptionalId = None
+    product_id: OptionalId = None
+    sku: OptionalText = None
+    title: Text = ""
+    variant_title: OptionalText = None
+    quantity: Quantity = 0
+    price: Money = None
+    fulfillable_quantity: OptionalInt = None
+    fulfillment_status: Status = None
+    requires_shipping: OptionalBool = None
+
+    @property
+    def price_text(self) -> str:
+        return money_text(self.price)
+
+
+class ShopBaseFulfillment(ShopBaseModel):
+    id: OptionalId = None
+    order_id: OptionalId = None
+    status: Status = None
+    name: OptionalText = None
+    service: OptionalText = None
     created_at: Timestamp = None
     updated_at: Timestamp = None
-    cancelled_at: Timestamp = None
-    cancel_reason: OptionalText = None
-    financial_status: OptionalText = None
-    fulfillment_status: OptionalText = None
-    total_price: Money = "0"
-    customer: ShopBaseCustomer | None = None
-    shipping_address: ShopBaseAddress | None = None
-    line_items: list[ShopBaseLineItem]
-    fulfillments: list[ShopBaseFulfillment] = Field(default_factory=list)
-    note_attributes: list[NoteAttribute] = Field(default_factory=list)
+    tracking_company: OptionalText = None
+    tracking_number: OptionalText = None
+    tracking_numbers: Annotated[list[str], BeforeValidator(_list)] = Field(default_factory=list)
+    tracking_url: OptionalText = None
+    tracking_urls: Annotated[list[str], BeforeValidator(_list)] = Field(default_factory=list)
+    shipment_status: Status = None
+    notify_customer: OptionalBool = None
+    line_items: Annotated[list[ShopBaseLineItem], BeforeValidator(_list)] = Field(default_factory=list)
+
+    @property
+    def is_active(self) -> bool:
+        """False for fulfillments that were cancelled or failed (Shopify status values)."""
+        return self.status not in ("cancelled", "error", "failure")
+
+    @property
+    def all_tracking_numbers(self) -> list[str]:
+        numbers = list(self.tracking_numbers)
+        if self.tracking_number and self.tracking_number not in numbers:
+            numbers.insert(0, self.tracking_number)
+        return numbers
+
+
+class NoteAttribute(ShopBaseModel):
+    name: Text = ""
+    value: OptionalText = Field(default=None, repr=False)
+
+
+class ShopBaseOrder(ShopBaseModel):
+    id: Id
+    name: Text = ""
+    email: OptionalText = Field(default=None, repr=False)
+    phone: OptionalText = Field(default=None, repr=False)
+    currency: OptionalText = None
+    created_at: StrictTimestamp = None
+    updated_at: StrictTimestamp = None
+    processed_at: Timestamp = None
+    closed_at: Timestamp = None
+    cancelled_at: StrictTimestamp = None
+    cancel_reason: Status = None
+    financial_status: Status = None
+    fulfillment_status: Status = None
+    total_price: Money = None
+    subtotal_price: Money = None
+    customer: Annotated[ShopBaseCustomer | None, BeforeValidator(_object)] = Field(default=None, repr=False)
+    shipping_address: Annotated[ShopBaseAddress | None, BeforeValidator(_object)] = Field(default=None, repr=False)
+    billing_address: Annotated[ShopBaseAddress | None, BeforeValidator(_object)] = Field(default=None, repr=False)
+    line_items: Annotated[list[ShopBaseLineItem], BeforeValidator(_list)]
+    fulfillments: Annotated[list[ShopBaseFulfillment], BeforeValidator(_list)] = Field(default_factory=list)
+    # Kept as sent: nothing reads them, and a refund we cannot parse must not cost us the order.
+    refunds: Annotated[list[Any], BeforeValidator(_anything_listed)] = Field(default_factory=list, repr=False)
+    note_attributes: Annotated[list[NoteAttribute], BeforeValidator(_list)] = Field(default_factory=list, repr=False)
+
+    @property
+    def total_price_text(self) -> str:
+        return money_text(self.total_price)
 
     def tracking_numbers(self) -> set[str]:
-        numbers: set[str] = set()
-        for fulfillment in self.fulfillments:
-            if fulfillment.tracking_number:
-                numbers.add(fulfillment.tracking_number)
-            numbers.update(n for n in fulfillment.tracking_numbers if n)
-        return numbers
+        return {number for f in self.fulfillments for number in f.all_tracking_numbers if number}
 
     def tax_id(self) -> str | None:
         # Checkout apps store CPF / RUT / tax numbers as note attributes; names vary.
         for attribute in self.note_attributes:
-            if attribute.name.lower().replace(" ", "_") in {"cpf", "tax_id", "tax_number", "rut", "rut_no",
-                                                             "vat", "vat_no", "passport_no"}:
+            if attribute.name.lower().replace(" ", "_") in TAX_ID_ATTRIBUTES:
                 return attribute.value
         return None
 
 
-class ShopBaseRefund(_Lenient):
+class ShopBaseRefund(ShopBaseModel):
     """refunds/create delivers a refund, not an order."""
 
     id: OptionalId = None
     order_id: Id
-    created_at: Timestamp = None
+    created_at: StrictTimestamp = None
+    note: OptionalText = Field(default=None, repr=False)
+    refund_line_items: Annotated[list[dict[str, Any]], BeforeValidator(_list)] = Field(
+        default_factory=list, repr=False
+    )

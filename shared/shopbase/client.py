@@ -1,36 +1,33 @@
 """ShopBase Admin API client: auth, per-shop throttle, retries, typed errors, lenient models.
 
-Wire details (paths, headers, payloads, error wording) live in `protocol.py`.
+Wire details (paths, headers, payloads, error wording) live in `protocol.py`; the session, "never sent"
+and backoff are `shared.http_client`'s; the order's models are `shared.models.shopbase_order`'s.
 """
 
 from __future__ import annotations
 
 import logging
-import random
 import re
-import threading
 import time
-from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
 import requests
 from pydantic import BaseModel, ValidationError
-from requests.adapters import HTTPAdapter
-from urllib3.exceptions import NewConnectionError
 
+from shared import http_client
+from shared.models.shopbase_order import ShopBaseFulfillment
 from shared.shopbase import protocol
 from shared.shopbase.errors import (
     ShopBaseConnectionError,
     ShopBaseError,
-    ShopBaseNotFound,
     ShopBaseRateLimited,
     ShopBaseResponseError,
     ShopBaseServerError,
     ShopBaseTimeout,
     error_for_status,
 )
-from shared.shopbase.models import Fulfillment, Order, Webhook
+from shared.shopbase.models import Webhook
 from shared.shopbase.throttle import LeakyBucketThrottle, throttle_for
 
 log = logging.getLogger(__name__)
@@ -40,23 +37,11 @@ USER_AGENT = "dropship-connector/0.1 (+shopbase-client)"
 _SHOP_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 _IDEMPOTENT = frozenset({"GET", "PUT", "DELETE", "HEAD"})
 
-_session: requests.Session | None = None
-_session_lock = threading.Lock()
-
 
 def shared_session() -> requests.Session:
-    """The process's pooled Session (connections are reused across shops and clients)."""
-    global _session
-    with _session_lock:
-        if _session is None:
-            session = requests.Session()
-            # Retries are ours (they know which calls are idempotent), so urllib3 must not retry.
-            adapter = HTTPAdapter(pool_connections=16, pool_maxsize=32, max_retries=0)
-            session.mount("https://", adapter)
-            session.mount("http://", adapter)
-            session.headers["User-Agent"] = USER_AGENT
-            _session = session
-        return _session
+    """The process's pooled ShopBase session (connections are reused across shops and clients)."""
+    headers = {"User-Agent": USER_AGENT}
+    return http_client.pooled_session("shopbase", pool_connections=16, pool_maxsize=32, headers=headers)
 
 
 def normalize_shop(shop: str) -> str:
@@ -70,15 +55,6 @@ def normalize_shop(shop: str) -> str:
     return name
 
 
-def _never_sent(exc: requests.exceptions.RequestException) -> bool:
-    """True when the request surely did not reach the server (safe to retry even a POST)."""
-    if isinstance(exc, requests.exceptions.ConnectTimeout):
-        return True
-    reason: Any = exc.args[0] if exc.args else None
-    reason = getattr(reason, "reason", reason)
-    return isinstance(reason, NewConnectionError)
-
-
 class ShopBaseClient:
     """Client of one shop's Admin API.
 
@@ -90,8 +66,9 @@ class ShopBaseClient:
     (`throttle`, default shared by all clients with the same base URL), resynced from the
     `X-Sb-Shop-Api-Call-Limit` header. A 429 waits Retry-After (else ~1 s) and retries, for any method
     (a 429 was not applied). 5xx, timeouts and broken connections are retried with exponential backoff
-    and jitter only for idempotent calls (GET/PUT/DELETE); a POST fails at once with `outcome_unknown`
-    set, except when the connection was never opened. At most `max_retries` retries per call.
+    and (equal) jitter only for idempotent calls (GET/PUT/DELETE); a POST fails at once with
+    `outcome_unknown` set, except when the connection was never opened. At most `max_retries` retries
+    per call.
 
     `calls` counts HTTP attempts per (method, path template).
     """
@@ -105,7 +82,7 @@ class ShopBaseClient:
         password: str | None = None,
         base_url: str | None = None,
         session: requests.Session | None = None,
-        timeout: float | tuple[float, float] = (3.05, 10),
+        timeout: http_client.Timeout = http_client.DEFAULT_TIMEOUT,
         max_retries: int = 4,
         sleep: Callable[[float], None] = time.sleep,
         throttle: LeakyBucketThrottle | None = None,
@@ -128,11 +105,8 @@ class ShopBaseClient:
         self._max_retries = max(0, max_retries)
         self._sleep = sleep
         self._throttle = throttle if throttle is not None else throttle_for(self.base_url)
-        self._backoff_base = backoff_base
-        self._backoff_cap = backoff_cap
-        self._rng = random.Random()
-        self._calls_lock = threading.Lock()
-        self.calls: Counter[tuple[str, str]] = Counter()
+        self._backoff = http_client.Backoff(backoff_base, backoff_cap, floor=0.5)  # equal jitter
+        self.calls: http_client.CallCounter[tuple[str, str]] = http_client.CallCounter()
 
     def __repr__(self) -> str:  # never show credentials
         return f"ShopBaseClient(shop={self.shop!r}, base_url={self.base_url!r})"
@@ -141,34 +115,16 @@ class ShopBaseClient:
     def throttle(self) -> LeakyBucketThrottle:
         return self._throttle
 
-    # --- Orders ----------------------------------------------------------------------------------
-
-    def get_order(self, order_id: int) -> Order:
-        """The order; `ShopBaseNotFound` if it was deleted."""
-        data = self._request("GET", protocol.ORDER_PATH, order_id=int(order_id))
-        item = self._unwrap(data, protocol.ORDER_KEY, "GET", protocol.ORDER_PATH)
-        return self._parse(Order, item, "GET", protocol.ORDER_PATH)
-
-    def list_orders(self, *, limit: int = 50, page: int = 1, status: str = "any", **filters: str | int) -> list[Order]:
-        """One page of orders. `filters`: e.g. updated_at_min/created_at_min (ISO 8601), financial_status.
-
-        ShopBase answers 429 to offsets past 100,000 records; that is refused here up front.
-        """
-        if not 1 <= limit <= protocol.MAX_PAGE_LIMIT or page < 1:
-            raise ValueError(f"limit must be 1..{protocol.MAX_PAGE_LIMIT} and page >= 1")
-        if (page - 1) * limit >= protocol.MAX_OFFSET:
-            raise ValueError("offset past 100,000 records: filter by updated_at_min/created_at_min instead")
-        params: dict[str, str | int] = {"limit": limit, "page": page, "status": status, **filters}
-        data = self._request("GET", protocol.ORDERS_PATH, params=params)
-        items = self._unwrap(data, protocol.ORDERS_KEY, "GET", protocol.ORDERS_PATH)
-        return self._parse_list(Order, items, "GET", protocol.ORDERS_PATH)
-
     # --- Fulfillments ----------------------------------------------------------------------------
 
-    def list_fulfillments(self, order_id: int) -> list[Fulfillment]:
+    def list_fulfillments(self, order_id: int) -> list[ShopBaseFulfillment]:
+        """The order's fulfillments; `ShopBaseNotFound` if the order was deleted."""
         data = self._request("GET", protocol.FULFILLMENTS_PATH, order_id=int(order_id))
         items = self._unwrap(data, protocol.FULFILLMENTS_KEY, "GET", protocol.FULFILLMENTS_PATH)
-        return self._parse_list(Fulfillment, items, "GET", protocol.FULFILLMENTS_PATH)
+        return [
+            self._identified(f, "GET", protocol.FULFILLMENTS_PATH)
+            for f in self._parse_list(ShopBaseFulfillment, items, "GET", protocol.FULFILLMENTS_PATH)
+        ]
 
     def create_fulfillment(
         self,
@@ -179,7 +135,7 @@ class ShopBaseClient:
         tracking_url: str | None = None,
         line_items: Iterable[protocol.LineItemSpec] | None,
         notify_customer: bool = True,
-    ) -> Fulfillment:
+    ) -> ShopBaseFulfillment:
         """Create one fulfillment (one tracking number) for `line_items` [(line_item_id, quantity)]
         or [{"id":…, "quantity":…}]; `None` fulfils everything left.
 
@@ -197,34 +153,8 @@ class ShopBaseClient:
         )
         data = self._request("POST", protocol.FULFILLMENTS_PATH, json_body=payload, order_id=int(order_id))
         item = self._unwrap(data, protocol.FULFILLMENT_KEY, "POST", protocol.FULFILLMENTS_PATH)
-        return self._parse(Fulfillment, item, "POST", protocol.FULFILLMENTS_PATH)
-
-    def update_fulfillment_tracking(
-        self,
-        order_id: int,
-        fulfillment_id: int,
-        *,
-        tracking_number: str | None,
-        tracking_company: str | None = None,
-        tracking_url: str | None = None,
-        notify_customer: bool = False,
-    ) -> Fulfillment:
-        """Replace the tracking of an existing fulfillment (PUT: retried like any idempotent call)."""
-        payload = protocol.fulfillment_update_payload(
-            tracking_number=tracking_number,
-            tracking_company=tracking_company,
-            tracking_url=tracking_url,
-            notify_customer=notify_customer,
-        )
-        data = self._request(
-            "PUT",
-            protocol.FULFILLMENT_PATH,
-            json_body=payload,
-            order_id=int(order_id),
-            fulfillment_id=int(fulfillment_id),
-        )
-        item = self._unwrap(data, protocol.FULFILLMENT_KEY, "PUT", protocol.FULFILLMENT_PATH)
-        return self._parse(Fulfillment, item, "PUT", protocol.FULFILLMENT_PATH)
+        fulfillment = self._parse(ShopBaseFulfillment, item, "POST", protocol.FULFILLMENTS_PATH)
+        return self._identified(fulfillment, "POST", protocol.FULFILLMENTS_PATH)
 
     # --- Webhooks --------------------------------------------------------------------------------
 
@@ -248,24 +178,7 @@ class ShopBaseClient:
                 return hook
         return self.register_webhook(topic, address)
 
-    def delete_webhook(self, webhook_id: int, *, missing_ok: bool = True) -> None:
-        """Delete a subscription; an already-missing one is fine unless `missing_ok=False` (a retried
-        DELETE may meet the 404 of its own first attempt)."""
-        try:
-            self._request("DELETE", protocol.WEBHOOK_PATH, webhook_id=int(webhook_id))
-        except ShopBaseNotFound:
-            if not missing_ok:
-                raise
-
     # --- Transport -------------------------------------------------------------------------------
-
-    def _count(self, method: str, template: str) -> None:
-        with self._calls_lock:
-            self.calls[(method, template)] += 1
-
-    def _backoff(self, attempt: int) -> float:
-        ceiling = min(self._backoff_cap, self._backoff_base * (2**attempt))
-        return ceiling / 2 + self._rng.uniform(0, ceiling / 2)
 
     @staticmethod
     def _unwrap(data: Any, key: str, method: str, template: str) -> Any:
@@ -289,6 +202,15 @@ class ShopBaseClient:
                 path=template,
             ) from None
 
+    @staticmethod
+    def _identified(fulfillment: ShopBaseFulfillment, method: str, template: str) -> ShopBaseFulfillment:
+        # A webhook may carry a fulfillment without id; an API answer without one is unusable.
+        if fulfillment.id is None:
+            raise ShopBaseResponseError(
+                f"ShopBase {method} {template}: fulfillment without id", errors=["id"], method=method, path=template
+            )
+        return fulfillment
+
     def _parse_list(self, model: type[M], data: Any, method: str, template: str) -> list[M]:
         if not isinstance(data, list):
             raise ShopBaseResponseError(f"ShopBase {method} {template}: expected a list", method=method, path=template)
@@ -304,7 +226,6 @@ class ShopBaseClient:
         method: str,
         template: str,
         *,
-        params: Mapping[str, str | int] | None = None,
         json_body: Any = None,
         **path_params: int,
     ) -> Any:
@@ -315,19 +236,18 @@ class ShopBaseClient:
             wait = self._throttle.reserve()
             if wait > 0:
                 self._sleep(wait)
-            self._count(method, template)
+            self.calls.add((method, template))
             try:
                 response = self._session.request(
                     method,
                     url,
-                    params=params,
                     json=json_body,
                     headers=self._headers,
                     auth=self._auth,
                     timeout=self._timeout,
                 )
             except requests.exceptions.RequestException as exc:
-                sent = not _never_sent(exc)
+                sent = not http_client.never_sent(exc)
                 if isinstance(exc, requests.exceptions.Timeout):
                     error_cls: type[ShopBaseError] = ShopBaseTimeout
                 elif isinstance(exc, requests.exceptions.ConnectionError):
@@ -336,8 +256,8 @@ class ShopBaseClient:
                     raise ShopBaseError(
                         f"ShopBase {method} {template}: {type(exc).__name__}", method=method, path=template
                     ) from exc
-                if (idempotent or not sent) and attempt < self._max_retries:
-                    delay = self._backoff(attempt)
+                if http_client.may_resend(idempotent=idempotent, sent=sent) and attempt < self._max_retries:
+                    delay = self._backoff.delay(attempt)
                     log.warning(
                         "shopbase %s %s: %s, retry %d in %.2fs",
                         method,
@@ -375,7 +295,7 @@ class ShopBaseClient:
                 )
             if status >= 500:
                 if idempotent and attempt < self._max_retries:
-                    delay = self._backoff(attempt)
+                    delay = self._backoff.delay(attempt)
                     log.warning("shopbase %s %s: %d, retry %d in %.2fs", method, template, status, attempt + 1, delay)
                     self._sleep(delay)
                     attempt += 1

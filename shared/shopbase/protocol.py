@@ -1,8 +1,9 @@
-"""ShopBase wire protocol: every path, header, payload shape and error shape in one place.
+"""ShopBase wire protocol: every path, header, payload shape and error shape the app uses, in one place.
 
 Each constant is marked CONFIRMED (ShopBase docs or working connectors that call the real API) or
 UNCONFIRMED (Shopify's older REST behaviour, which ShopBase copies but does not document). When real
-traffic disagrees with an UNCONFIRMED choice, fix it here; the client and the simulator both read it.
+traffic disagrees with an UNCONFIRMED choice, fix it here, and in the simulator's own independent reading
+(`simulators/shopbase/protocol.py`) if it shares the mistake.
 See /work/shared/reference/shopbase-api.md.
 """
 
@@ -18,17 +19,11 @@ from typing import Any
 DEFAULT_BASE_URL = "https://{shop}.onshopbase.com"
 SHOP_DOMAIN_SUFFIX = ".onshopbase.com"
 
-# CONFIRMED: list with limit/page.
-ORDERS_PATH = "/admin/orders.json"
-# UNCONFIRMED: the single-order path follows the confirmed /admin/{resource}.json pattern (Shopify-shaped).
-ORDER_PATH = "/admin/orders/{order_id}.json"
+# The client calls only these: the pipeline learns about orders from webhooks, not from the orders API.
 # CONFIRMED for GET. UNCONFIRMED for POST (create): Shopify-shaped.
 FULFILLMENTS_PATH = "/admin/orders/{order_id}/fulfillments.json"
-# UNCONFIRMED: PUT to update tracking (Shopify-shaped).
-FULFILLMENT_PATH = "/admin/orders/{order_id}/fulfillments/{fulfillment_id}.json"
 # CONFIRMED (several independent clients).
 WEBHOOKS_PATH = "/admin/webhooks.json"
-WEBHOOK_PATH = "/admin/webhooks/{webhook_id}.json"
 
 # --- Headers -----------------------------------------------------------------------------------
 
@@ -41,13 +36,11 @@ WEBHOOK_SHOP_DOMAIN_HEADER = "X-ShopBase-Shop-Domain"  # seen in a real connecto
 # UNCONFIRMED: consumers must route by URL (one address per topic), never by this header.
 WEBHOOK_TOPIC_HEADER = "X-ShopBase-Topic"
 
-# --- Rate limit and pagination -----------------------------------------------------------------
+# --- Rate limit ----------------------------------------------------------------------------------
 
 BUCKET_SIZE = 30  # CONFIRMED: 30 requests burst
 LEAK_RATE = 2.0  # CONFIRMED: leaking 2 requests/s, per shop
 DEFAULT_RETRY_AFTER = 1.0  # our choice when a 429 carries no usable Retry-After
-MAX_PAGE_LIMIT = 250  # CONFIRMED
-MAX_OFFSET = 100_000  # CONFIRMED: an offset past this is answered 429; filter by date instead
 
 # --- Webhook topics ----------------------------------------------------------------------------
 
@@ -115,31 +108,12 @@ def fulfillment_create_payload(
     return {"fulfillment": body}
 
 
-def fulfillment_update_payload(
-    *,
-    tracking_number: str | None,
-    tracking_company: str | None,
-    tracking_url: str | None,
-    notify_customer: bool,
-) -> dict[str, Any]:
-    """UNCONFIRMED body of PUT fulfillment (Shopify-shaped tracking update)."""
-    body: dict[str, Any] = {"notify_customer": bool(notify_customer)}
-    if tracking_number is not None:
-        body["tracking_number"] = tracking_number
-    if tracking_company is not None:
-        body["tracking_company"] = tracking_company
-    if tracking_url is not None:
-        body["tracking_url"] = tracking_url
-    return {"fulfillment": body}
-
-
 def webhook_create_payload(topic: str, address: str, fmt: str = "json") -> dict[str, Any]:
     """CONFIRMED body of POST /admin/webhooks.json."""
     return {"webhook": {"topic": topic, "address": address, "format": fmt}}
 
 
 # Response envelopes (Shopify-shaped; CONFIRMED for orders and webhooks by working clients).
-ORDER_KEY, ORDERS_KEY = "order", "orders"
 FULFILLMENT_KEY, FULFILLMENTS_KEY = "fulfillment", "fulfillments"
 WEBHOOK_KEY, WEBHOOKS_KEY = "webhook", "webhooks"
 

@@ -1,8 +1,10 @@
 """AliExpress DS Open Platform simulator: the real gateway protocol over HTTP, with test controls."""
 
+from simulators.aliexpress.config import SimConfig
+from simulators.aliexpress.protocol import ControlError, SimError
 from simulators.aliexpress.render import Shape
 from simulators.aliexpress.server import CONTROL_ACTIONS, CONTROL_VIEWS, AliExpressSimulator
-from simulators.aliexpress.state import ControlError, SimConfig, SimError, SimState
+from simulators.aliexpress.state import SimState
 
 __all__ = [
     "CONTROL_ACTIONS",

@@ -8,37 +8,31 @@ Protocol endpoints: `POST /sync` (business APIs, `method=<name>`), `POST /rest/<
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import hmac
 import json
 import socket
 import threading
 import time
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
-from simulators.aliexpress.render import Shape
-from simulators.aliexpress.state import (
+from simulators.aliexpress.faults import Fault
+from simulators.aliexpress.protocol import (
     API_ORDER_CREATE,
     API_ORDER_GET,
     API_PRODUCT_GET,
-    API_TOKEN_CREATE,
-    API_TOKEN_REFRESH,
-    API_TOKEN_SECURITY_CREATE,
-    API_TOKEN_SECURITY_REFRESH,
     API_TRACKING_GET,
+    SYSTEM_APIS,
     BusinessFailure,
     ControlError,
-    Fault,
-    SimAccount,
     SimError,
-    SimState,
     error_for_code,
-    response_key,
 )
+from simulators.aliexpress.render import Shape, response_key
+from simulators.aliexpress.signing import check_signature, check_timestamp
+from simulators.aliexpress.state import SimState
+from simulators.aliexpress.tokens import SimAccount
 
 # GET /_sim/<view>
 CONTROL_VIEWS = ("stats", "orders", "config", "clock", "products", "tokens")
@@ -69,24 +63,6 @@ CONTROL_ACTIONS = (
     "resume",
     "set_status",
 )
-
-_SYSTEM_APIS = (API_TOKEN_CREATE, API_TOKEN_REFRESH, API_TOKEN_SECURITY_CREATE, API_TOKEN_SECURITY_REFRESH)
-
-
-def _expected_sign(params: Mapping[str, str], secret: str, api: str) -> str:
-    # Written independently of shared.aliexpress.signing on purpose: a shared bug would otherwise pass.
-    text = (api if "/" in api else "") + "".join(f"{k}{params[k]}" for k in sorted(params) if k != "sign")
-    return hmac.new(secret.encode(), text.encode(), hashlib.sha256).hexdigest().upper()
-
-
-def _parse_timestamp(raw: str) -> float | None:
-    raw = raw.strip()
-    if raw.isdigit():
-        return int(raw) / 1000.0
-    try:
-        return datetime.strptime(raw, "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC).timestamp()
-    except ValueError:
-        return None
 
 
 class _Server(ThreadingHTTPServer):
@@ -240,7 +216,7 @@ class _Handler(BaseHTTPRequestHandler):
         fault = sim.take_fault(api)
         if fault is not None and fault.stall:
             time.sleep(fault.stall)
-        if fault is not None and fault.when == "before" and (fault.error_code or fault.http_status):
+        if fault is not None and fault.when == "before" and fault.fails:
             return self._fault(fault, system, request_id)
         latency = sim.config.latency
         if latency > 0:
@@ -250,7 +226,7 @@ class _Handler(BaseHTTPRequestHandler):
             outcome = (200, json.dumps(body).encode(), "application/json;charset=UTF-8", code)
         except SimError as err:
             outcome = self._error(err, system, request_id)
-        if fault is not None and fault.when == "after" and (fault.error_code or fault.http_status):
+        if fault is not None and fault.when == "after" and fault.fails:
             return self._fault(fault, system, request_id)
         return outcome
 
@@ -295,17 +271,11 @@ class _Handler(BaseHTTPRequestHandler):
         if not api:
             raise SimError("MissingMethod", "The input parameter 'method' is mandatory")
         business = _BUSINESS_APIS.get(api)
-        if business is None and api not in _SYSTEM_APIS:
+        if business is None and api not in SYSTEM_APIS:
             raise SimError("InvalidApiPath", f"The specified API {api} does not exist")
-        given = params.get("sign", "")
-        if params.get("sign_method", "").lower() != "sha256" or not hmac.compare_digest(
-            given.upper().encode(), _expected_sign(params, sim.app_secret, api).encode()
-        ):
-            raise SimError("IncompleteSignature", "The request signature does not conform to platform standards")
-        sent_at = _parse_timestamp(params.get("timestamp", ""))
+        check_signature(params, sim.app_secret, api)
         reference = sim.now() if sim.config.timestamp_uses_sim_clock else time.time()
-        if sent_at is None or abs(sent_at - reference) > sim.config.timestamp_tolerance:
-            raise SimError("InvalidTimestamp", "The specified timestamp is invalid or out of range")
+        check_timestamp(params, reference, sim.config.timestamp_tolerance)
         shape: Shape = sim.shape(params.get("simplify", "false").strip().lower() == "true")
         if business is None:
             handler = sim.api_token_create if api.endswith("/create") else sim.api_token_refresh

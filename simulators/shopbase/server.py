@@ -19,7 +19,7 @@ from types import TracebackType
 from typing import Any, Literal
 from urllib.parse import parse_qsl, urlsplit
 
-from shared.shopbase import protocol
+from simulators.shopbase import protocol
 from simulators.shopbase.state import DEFAULT_CARRIERS, ApiError, FaultAction, Shop, SimState
 
 log = logging.getLogger(__name__)

@@ -23,8 +23,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from shared.shopbase import protocol
-from shared.shopbase.signature import sign_webhook
+from simulators.shopbase import protocol
 from simulators.shopbase.delivery import Delivery, DeliveryOptions, DeliveryResult, WebhookDeliverer
 from simulators.shopbase.orders import (
     bump_updated_at,
@@ -36,6 +35,7 @@ from simulators.shopbase.orders import (
     parse_ts,
     recompute_fulfillment_status,
 )
+from simulators.shopbase.protocol import sign_webhook
 
 DEFAULT_CARRIERS = (
     "USPS", "UPS", "FedEx", "DHL", "DHL eCommerce", "China Post", "China EMS", "EMS", "4PX", "Yanwen",

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 # The team's reference folder sits beside the repo (as in tests/conftest.py).
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "reference" / "fixtures" / "aliexpress"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "aliexpress"
 
 APP_KEY = "500123"
 APP_SECRET = "sim-secret-0123456789"

@@ -18,7 +18,7 @@ def _new(shop: str, order_id: str, status: OrderStatus = OrderStatus.AWAITING_OR
 
 
 def test_lost_race_is_retried_with_the_item_returned_by_the_failed_write(table: Any) -> None:
-    repo = OrderRepository()
+    repo = OrderRepository(table)
     repo.mutate("s1", "1", lambda _: _new("s1", "1"), assume_absent=True)
     calls: list[int] = []
 
@@ -27,7 +27,7 @@ def test_lost_race_is_retried_with_the_item_returned_by_the_failed_write(table: 
         calls.append(current.version)
         if len(calls) == 1:
             # Another writer gets in between our read and our write.
-            other = OrderRepository()
+            other = OrderRepository(table)
             other.mutate("s1", "1", lambda o: o.model_copy(update={"attention": "other"}) if o else None)
         current.reason = "mine"
         return current
@@ -40,7 +40,7 @@ def test_lost_race_is_retried_with_the_item_returned_by_the_failed_write(table: 
 
 
 def test_concurrent_writers_never_lose_an_update(table: Any) -> None:
-    repo = OrderRepository()
+    repo = OrderRepository(table)
     repo.mutate("s1", "1", lambda _: _new("s1", "1"), assume_absent=True)
 
     def add_note(n: int) -> None:
@@ -48,7 +48,7 @@ def test_concurrent_writers_never_lose_an_update(table: Any) -> None:
             assert o is not None
             o.attention = ((o.attention or "") + f"[{n}]")
             return o
-        OrderRepository().mutate("s1", "1", change, max_attempts=50)
+        OrderRepository(table).mutate("s1", "1", change, max_attempts=50)
 
     threads = [threading.Thread(target=add_note, args=(n,)) for n in range(8)]
     for t in threads:
@@ -61,7 +61,7 @@ def test_concurrent_writers_never_lose_an_update(table: Any) -> None:
 
 
 def test_no_change_costs_no_write(table: Any) -> None:
-    repo = OrderRepository()
+    repo = OrderRepository(table)
     repo.mutate("s1", "1", lambda _: _new("s1", "1"), assume_absent=True)
     before = table.get_item(Key={"pk": shop_pk("s1"), "sk": order_sk("1")})["Item"]
     result = repo.mutate("s1", "1", lambda _: None)
@@ -70,7 +70,7 @@ def test_no_change_costs_no_write(table: Any) -> None:
 
 
 def test_sync_index_holds_only_orders_that_need_a_sync(table: Any) -> None:
-    repo = OrderRepository()
+    repo = OrderRepository(table)
     for i in range(40):
         repo.mutate("s1", str(i), lambda _, i=i: _new("s1", str(i)), assume_absent=True)
     for i in range(0, 40, 2):
@@ -85,7 +85,7 @@ def test_sync_index_holds_only_orders_that_need_a_sync(table: Any) -> None:
 
 
 def test_shops_share_the_table_but_never_see_each_other(table: Any) -> None:
-    repo = OrderRepository()
+    repo = OrderRepository(table)
     repo.mutate("s1", "7", lambda _: _new("s1", "7"), assume_absent=True)
     repo.mutate("s2", "7", lambda _: _new("s2", "7", OrderStatus.PENDING), assume_absent=True)
     assert repo.get("s1", "7").status is OrderStatus.AWAITING_ORDER  # type: ignore[union-attr]

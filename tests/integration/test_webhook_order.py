@@ -11,7 +11,7 @@ import pytest
 
 from functions.webhook_order import app as webhook
 from local.apigw import http_event
-from shared.data.orders import OrderRepository
+from shared import wiring
 from shared.models.order import OrderStatus
 from shared.shopbase.signature import sign_webhook
 
@@ -35,20 +35,13 @@ def deliver(context: Any, shop: str, topic: str, payload: Any, *, secret: str = 
 
 
 def item_count() -> int:
-    from shared.settings import get_settings
-
-    return int(boto3.client("dynamodb").scan(TableName=get_settings().table_name, Select="COUNT")["Count"])
-
-
-@pytest.fixture(autouse=True)
-def fresh_repository() -> None:
-    webhook.repository.cache_clear()
+    return int(boto3.client("dynamodb").scan(TableName=wiring.settings().table_name, Select="COUNT")["Count"])
 
 
 def test_paid_order_is_recorded_awaiting_order(shop: str, order_paid: dict[str, Any], lambda_context: Any) -> None:
     status, body = deliver(lambda_context, shop, "orders/paid", order_paid, domain="demo-store.onshopbase.com")
     assert (status, body) == (200, {"outcome": "created"})
-    order = OrderRepository().get(shop, "5549662")
+    order = wiring.orders().get(shop, "5549662")
     assert order is not None
     assert order.status is OrderStatus.AWAITING_ORDER
     assert order.name == "#1042" and order.total_price == "43.90" and order.fulfillment_status is None
@@ -64,9 +57,9 @@ def test_unpaid_order_is_pending_then_paid_moves_it(shop: str, order_paid: dict[
                                                     lambda_context: Any) -> None:
     unpaid = dict(order_paid, financial_status="pending", updated_at="2026-11-20T09:14:10+00:00")
     assert deliver(lambda_context, shop, "orders/create", unpaid)[0] == 200
-    assert OrderRepository().get(shop, "5549662").status is OrderStatus.PENDING  # type: ignore[union-attr]
+    assert wiring.orders().get(shop, "5549662").status is OrderStatus.PENDING  # type: ignore[union-attr]
     assert deliver(lambda_context, shop, "orders/paid", order_paid) == (200, {"outcome": "updated"})
-    order = OrderRepository().get(shop, "5549662")
+    order = wiring.orders().get(shop, "5549662")
     assert order is not None and order.status is OrderStatus.AWAITING_ORDER
     assert [h.to_status for h in order.history] == [OrderStatus.PENDING, OrderStatus.AWAITING_ORDER]
 
@@ -74,11 +67,11 @@ def test_unpaid_order_is_pending_then_paid_moves_it(shop: str, order_paid: dict[
 def test_duplicate_and_stale_deliveries_change_nothing(shop: str, order_paid: dict[str, Any],
                                                        lambda_context: Any) -> None:
     assert deliver(lambda_context, shop, "orders/paid", order_paid)[1] == {"outcome": "created"}
-    before = OrderRepository().get(shop, "5549662")
+    before = wiring.orders().get(shop, "5549662")
     assert deliver(lambda_context, shop, "orders/paid", order_paid)[1] == {"outcome": "duplicate"}
     older = dict(order_paid, financial_status="pending", updated_at="2026-11-20T09:14:10+00:00")
     assert deliver(lambda_context, shop, "orders/create", older) == (200, {"outcome": "stale"})
-    assert OrderRepository().get(shop, "5549662") == before
+    assert wiring.orders().get(shop, "5549662") == before
 
 
 def test_late_webhook_never_moves_an_advanced_order_back(shop: str, order_paid: dict[str, Any],
@@ -86,7 +79,7 @@ def test_late_webhook_never_moves_an_advanced_order_back(shop: str, order_paid: 
     from shared.lifecycle import Event, transition
 
     deliver(lambda_context, shop, "orders/paid", order_paid)
-    repo = OrderRepository()
+    repo = wiring.orders()
     repo.mutate(shop, "5549662", lambda o: transition(o, OrderStatus.AWAITING_PAYMENT, Event.ORDER_PLACED))
     newer = dict(order_paid, updated_at="2026-11-20T10:00:00+00:00", note="address changed")
     newer["shipping_address"] = dict(order_paid["shipping_address"], address2="Apt 4")
@@ -102,7 +95,7 @@ def test_cancel_after_aliexpress_placement_says_so(shop: str, order_paid: dict[s
     from shared.models.order import AeOrder
 
     deliver(lambda_context, shop, "orders/paid", order_paid)
-    repo = OrderRepository()
+    repo = wiring.orders()
 
     def placed(o: Any) -> Any:
         o = transition(o, OrderStatus.AWAITING_PAYMENT, Event.ORDER_PLACED)
@@ -123,7 +116,7 @@ def test_refunded_or_voided_is_canceled(shop: str, order_paid: dict[str, Any], l
                                         financial_status: str) -> None:
     payload = dict(order_paid, financial_status=financial_status)
     assert deliver(lambda_context, shop, "orders/updated", payload)[0] == 200
-    assert OrderRepository().get(shop, "5549662").status is OrderStatus.CANCELED  # type: ignore[union-attr]
+    assert wiring.orders().get(shop, "5549662").status is OrderStatus.CANCELED  # type: ignore[union-attr]
 
 
 def test_fulfilled_by_hand_in_the_store_stops_the_pipeline(shop: str, order_paid: dict[str, Any],
@@ -132,7 +125,7 @@ def test_fulfilled_by_hand_in_the_store_stops_the_pipeline(shop: str, order_paid
     by_hand = dict(order_paid, updated_at="2026-11-22T00:00:00Z", fulfillment_status="fulfilled",
                    fulfillments=[{"id": 1, "tracking_number": "SELLER123"}])
     assert deliver(lambda_context, shop, "orders/fulfilled", by_hand)[0] == 200
-    order = OrderRepository().get(shop, "5549662")
+    order = wiring.orders().get(shop, "5549662")
     assert order is not None and order.status is OrderStatus.FULFILLED and order.fulfilled_in_store
 
 
@@ -143,7 +136,7 @@ def test_refund_object_flags_a_known_order_and_ignores_an_unknown_one(shop: str,
     deliver(lambda_context, shop, "orders/paid", order_paid)
     assert deliver(lambda_context, shop, "refunds/create", {"id": 7, "order_id": 5549662})[1] == {
         "outcome": "updated"}
-    assert OrderRepository().get(shop, "5549662").attention == "Refund issued in the store."  # type: ignore[union-attr]
+    assert wiring.orders().get(shop, "5549662").attention == "Refund issued in the store."  # type: ignore[union-attr]
 
 
 def test_base64_encoded_body_is_verified_on_its_bytes(shop: str, order_paid: dict[str, Any],
@@ -212,7 +205,7 @@ def test_shopbase_quirks_parse(shop: str, order_paid: dict[str, Any], lambda_con
                    brand_new_field={"x": 1})
     payload["line_items"][0].update(price=12.95, id="90817001", fulfillment_status=None)
     assert deliver(lambda_context, shop, "orders/paid", payload)[0] == 200
-    order = OrderRepository().get(shop, "5549663")
+    order = wiring.orders().get(shop, "5549663")
     assert order is not None and order.total_price == "43.9" and order.line_items[0].price == "12.95"
 
 
@@ -223,7 +216,7 @@ def test_very_large_order_fits_one_item(shop: str, order_paid: dict[str, Any], l
                              for i in range(1500)]
     assert len(json.dumps(payload)) > 400_000
     assert deliver(lambda_context, shop, "orders/paid", payload)[0] == 200
-    order = OrderRepository().get(shop, "5549662")
+    order = wiring.orders().get(shop, "5549662")
     assert order is not None and len(order.line_items) == 1500
 
 

@@ -8,12 +8,10 @@ and stops it with Ctrl-C (SIGINT) like an operator would.
 from __future__ import annotations
 
 import copy
-import json
 import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -25,6 +23,7 @@ import pytest
 import requests
 from botocore.config import Config
 
+from local.state_file import wait_for_json
 from local.template import ROOT
 
 SHOP = "demo-store"
@@ -84,15 +83,10 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
     http = requests.Session()
     http.trust_env = False
     state_file = tmp / "stack.json"
-    deadline = time.monotonic() + 60
-    state: dict[str, Any] = {}
-    while time.monotonic() < deadline and process.poll() is None:
-        if state_file.exists():
-            state = json.loads(state_file.read_text())
-            if "shops" in state:
-                break
-        time.sleep(0.1)
-    assert "shops" in state, f"the stack did not start:\n{log.read_text()[-3000:]}"
+    try:
+        state = wait_for_json(state_file, 60, lambda content: "shops" in content, alive=lambda: process.poll() is None)
+    except (TimeoutError, FileNotFoundError) as error:
+        raise AssertionError(f"the stack did not start ({error}):\n{log.read_text()[-3000:]}") from error
     yield Running(process, state, log, state_file, http)
     if process.poll() is None:
         process.kill()

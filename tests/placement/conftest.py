@@ -12,19 +12,14 @@ import boto3
 import pytest
 import requests
 
-from functions.seller_api import routes_links, routes_placement
+from shared import wiring
 from shared.aliexpress.client import AliExpressClient
-from shared.data.aliexpress_tokens import AliExpressTokenStore
-from shared.data.links import Link, LinkRepository
-from shared.data.orders import OrderRepository
-from shared.data.placement_queue import default_queue
-from shared.data.shops import ShopRepository, put_shop_secrets
-from shared.lifecycle import Event, record
-from shared.logic.accounts import AliExpressAccounts, default_accounts
+from shared.lifecycle import Event, begin
+from shared.logic.accounts import AliExpressAccounts
 from shared.logic.auth import hash_token
 from shared.models.order import Address, Customer, LineItem, Order, OrderStatus, utcnow
+from shared.models.shop import Link
 from shared.observability import metrics
-from shared.settings import get_settings
 from simulators.aliexpress import AliExpressSimulator
 
 APP_KEY = "sim-app-key"
@@ -54,26 +49,6 @@ class FakeClock:
         self.offset += seconds
 
 
-def _clear_caches() -> None:
-    get_settings.cache_clear()
-    default_accounts.cache_clear()
-    default_queue.cache_clear()
-    routes_links.links.cache_clear()
-    routes_placement.placer.cache_clear()
-    from functions.place_orders import app as worker
-
-    clear = getattr(worker.placer, "cache_clear", None)  # a test may have replaced it
-    if clear is not None:
-        clear()
-
-
-@pytest.fixture(autouse=True)
-def fresh_webhook_repository() -> None:
-    from functions.webhook_order import app as webhook
-
-    webhook.repository.cache_clear()
-
-
 @pytest.fixture
 def ae() -> Iterator[AliExpressSimulator]:
     with AliExpressSimulator(app_key=APP_KEY, app_secret=APP_SECRET, seed=7) as sim:
@@ -93,18 +68,19 @@ def env(aws: None, ae: AliExpressSimulator, monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setenv("ALIEXPRESS_GATEWAY_URL", ae.url)
     monkeypatch.setenv("ALIEXPRESS_REDIRECT_URI", REDIRECT_URI)
     monkeypatch.delenv("PLACE_ORDERS_QUEUE_URL", raising=False)
-    _clear_caches()
-    boto3.client("secretsmanager").create_secret(Name=get_settings().app_secret_name, SecretString=json.dumps(
+    wiring.reset()  # settings are read again with these variables
+    boto3.client("secretsmanager").create_secret(Name=wiring.settings().app_secret_name, SecretString=json.dumps(
         {"aliexpress_app_key": APP_KEY, "aliexpress_app_secret": APP_SECRET, "state_signing_key": STATE_KEY}))
     metrics.clear_metrics()
     yield
-    _clear_caches()
+    wiring.reset()
 
 
 @pytest.fixture
 def tokens(shop: str, env: None) -> dict[str, str]:
-    put_shop_secrets(shop, {"webhook_secret": "whsec-demo", "api_token_sha256": hash_token("tok-demo")})
-    put_shop_secrets("other-store", {"webhook_secret": "whsec-other", "api_token_sha256": hash_token("tok-other")})
+    secrets = wiring.shop_secrets()
+    secrets.put(shop, {"webhook_secret": "whsec-demo", "api_token_sha256": hash_token("tok-demo")})
+    secrets.put("other-store", {"webhook_secret": "whsec-other", "api_token_sha256": hash_token("tok-other")})
     return {shop: "tok-demo", "other-store": "tok-other"}
 
 
@@ -119,9 +95,15 @@ def make_client(ae: AliExpressSimulator, **kwargs: Any) -> AliExpressClient:
     return AliExpressClient(ae.url, APP_KEY, APP_SECRET, **options)
 
 
+def make_accounts(ae: AliExpressSimulator, clock: FakeClock, **client_options: Any) -> AliExpressAccounts:
+    """Accounts over the wired token store and shops, with a test client (no retries, no sleeps)."""
+    return AliExpressAccounts(make_client(ae, **client_options), wiring.aliexpress_tokens(), wiring.shops(),
+                              clock=clock)
+
+
 @pytest.fixture
 def accounts(env: None, ae: AliExpressSimulator, clock: FakeClock) -> AliExpressAccounts:
-    return AliExpressAccounts(make_client(ae), clock=clock)
+    return make_accounts(ae, clock)
 
 
 @pytest.fixture
@@ -132,13 +114,13 @@ def connected(shop: str, accounts: AliExpressAccounts, ae: AliExpressSimulator) 
 
 
 def stored_access_token(shop: str) -> str:
-    token = AliExpressTokenStore().get(shop)
+    token = wiring.aliexpress_tokens().get(shop)
     assert token is not None
     return token.access_token.get_secret_value()
 
 
 def link(shop: str, variant_id: str, product_id: str, sku_attr: str = "", service: str | None = None) -> None:
-    LinkRepository().put(Link(shop=shop, variant_id=variant_id, product_id=product_id, sku_attr=sku_attr,
+    wiring.links().put(Link(shop=shop, variant_id=variant_id, product_id=product_id, sku_attr=sku_attr,
                               shipping_service=service))
 
 
@@ -155,8 +137,8 @@ def new_order(shop: str, order_id: str, *, lines: list[tuple[str, int]] | None =
                   shipping_address=Address(**fields),
                   line_items=[LineItem(id=f"{order_id}{n}", variant_id=v, quantity=q, title=f"item {v}")
                               for n, (v, q) in enumerate(lines)])
-    record(order, None, status, Event.CUSTOMER_PAID)
-    mutation = OrderRepository().mutate(shop, order_id, lambda _: order, assume_absent=True)
+    arrived = begin(order, Event.ORDER_CREATED_UNPAID if status is OrderStatus.PENDING else Event.CUSTOMER_PAID)
+    mutation = wiring.orders().mutate(shop, order_id, lambda _: arrived, assume_absent=True)
     assert mutation.order is not None
     return mutation.order
 
@@ -182,4 +164,4 @@ def run_threads(n: int, target: Callable[[int], Any]) -> list[Any]:
 
 
 def shop_settings(shop: str) -> Any:
-    return ShopRepository().get_settings(shop)
+    return wiring.shops().get_settings(shop)

@@ -8,19 +8,13 @@ from typing import Any
 import boto3
 import pytest
 
+from shared import wiring
 from shared.aliexpress.client import AliExpressClient
 from shared.aliexpress.errors import ServiceUnavailableError
-from shared.data.aliexpress_tokens import AliExpressTokenStore
-from shared.logic.accounts import (
-    REFRESH_MARGIN_SECONDS,
-    AliExpressAccounts,
-    AliExpressDisconnected,
-    default_accounts,
-)
+from shared.logic.accounts import REFRESH_MARGIN_SECONDS, AliExpressAccounts, AliExpressDisconnected
 from shared.observability import metrics
-from shared.settings import get_settings
 from simulators.aliexpress import AliExpressSimulator
-from tests.placement.conftest import BOTTLE, FakeClock, make_client, shop_settings, stored_access_token
+from tests.placement.conftest import BOTTLE, FakeClock, make_accounts, shop_settings, stored_access_token
 
 
 def product_title(accounts: AliExpressAccounts, shop: str) -> str:
@@ -32,7 +26,7 @@ def refreshes(ae: AliExpressSimulator) -> int:
 
 
 def test_connect_stores_tokens_per_shop_and_marks_connected(connected: str, ae: AliExpressSimulator) -> None:
-    name = f"{get_settings().aliexpress_token_prefix}{connected}"
+    name = f"{wiring.settings().aliexpress_token_prefix}{connected}"
     raw = json.loads(boto3.client("secretsmanager").get_secret_value(SecretId=name)["SecretString"])
     assert raw["access_token"].startswith("50000") and raw["refresh_token"].startswith("50001")
     assert raw["expire_time"] > raw["updated_at"]
@@ -100,7 +94,7 @@ def test_never_connected_shop_is_disconnected(shop: str, accounts: AliExpressAcc
 
 def test_a_pair_refreshed_by_another_container_is_picked_up(connected: str, accounts: AliExpressAccounts,
                                                             ae: AliExpressSimulator, clock: FakeClock) -> None:
-    other = AliExpressAccounts(make_client(ae), clock=clock)  # a second Lambda container
+    other = make_accounts(ae, clock)  # a second Lambda container
     product_title(accounts, connected)
     product_title(other, connected)
     ae.expire_token(stored_access_token(connected))
@@ -130,13 +124,13 @@ def test_transient_refresh_failure_on_a_refused_token_is_not_a_disconnect(
     assert shop_settings(connected).aliexpress_connected is True
 
 
-def test_default_accounts_reads_the_app_secret(connected: str, ae: AliExpressSimulator) -> None:
-    accounts = default_accounts()
-    assert default_accounts() is accounts  # one per container
+def test_wired_accounts_read_the_app_secret(connected: str, ae: AliExpressSimulator) -> None:
+    accounts = wiring.aliexpress_accounts()
+    assert wiring.aliexpress_accounts() is accounts  # one per container
     assert isinstance(accounts.client, AliExpressClient) and accounts.client.app_key == "sim-app-key"
     assert product_title(accounts, connected) == "Insulated bottle"
 
 
 def test_tokens_are_never_in_the_model_repr(connected: str) -> None:
-    token: Any = AliExpressTokenStore().get(connected)
+    token: Any = wiring.aliexpress_tokens().get(connected)
     assert token.access_token.get_secret_value() not in repr(token)

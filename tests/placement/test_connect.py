@@ -11,7 +11,7 @@ import requests
 
 from functions.connect_aliexpress import app as connect
 from local.apigw import http_event
-from shared.data.aliexpress_tokens import AliExpressTokenStore
+from shared import wiring
 from shared.logic.accounts import sign_state, verify_state
 from simulators.aliexpress import AliExpressSimulator
 from tests.placement.conftest import REDIRECT_URI, STATE_KEY, shop_settings
@@ -43,7 +43,7 @@ def test_connect_redirect_then_callback_stores_tokens(tokens: dict[str, str], ae
     assert f"https://{back.netloc}{back.path}" == REDIRECT_URI
     done = get(lambda_context, "/connect/aliexpress/callback", back.query)
     assert (done["statusCode"], body(done)) == (200, {"shop": shop, "aliexpress_connected": True})
-    assert AliExpressTokenStore().get(shop) is not None
+    assert wiring.aliexpress_tokens().get(shop) is not None
     assert shop_settings(shop).aliexpress_connected is True
 
 
@@ -65,7 +65,7 @@ def test_forged_state_is_refused_and_nothing_stored(tokens: dict[str, str], ae: 
     tampered = ".".join(["demo-store", expiry, nonce, mac])
     assert get(lambda_context, "/connect/aliexpress/callback", f"code={code}&state={tampered}")["statusCode"] == 400
     assert get(lambda_context, "/connect/aliexpress/callback", f"code={code}&state=garbage")["statusCode"] == 400
-    assert AliExpressTokenStore().get("demo-store") is None
+    assert wiring.aliexpress_tokens().get("demo-store") is None
     assert ae.stats()["calls"].get("/auth/token/create") is None  # the code was never even exchanged
 
 
@@ -73,7 +73,7 @@ def test_expired_state_is_refused(tokens: dict[str, str], ae: AliExpressSimulato
     stale = sign_state("demo-store", STATE_KEY, time.time() - 11 * 60)  # 10-minute states
     response = get(lambda_context, "/connect/aliexpress/callback", f"code={ae.issue_code()}&state={stale}")
     assert response["statusCode"] == 400 and "expired" in body(response)["error"]
-    assert AliExpressTokenStore().get("demo-store") is None
+    assert wiring.aliexpress_tokens().get("demo-store") is None
 
 
 def test_used_or_unknown_code_is_a_clear_400(tokens: dict[str, str], lambda_context: Any) -> None:
@@ -82,13 +82,14 @@ def test_used_or_unknown_code_is_a_clear_400(tokens: dict[str, str], lambda_cont
     assert response["statusCode"] == 400 and "code" in body(response)["error"]
     denied = get(lambda_context, "/connect/aliexpress/callback", f"state={state}")
     assert denied["statusCode"] == 400 and "not approved" in body(denied)["error"]
-    assert AliExpressTokenStore().get("demo-store") is None
+    assert wiring.aliexpress_tokens().get("demo-store") is None
     assert shop_settings("demo-store") is None
 
 
 def test_redirect_uri_defaults_to_this_apis_callback(tokens: dict[str, str], lambda_context: Any,
                                                      monkeypatch: Any) -> None:
     monkeypatch.delenv("ALIEXPRESS_REDIRECT_URI")
+    wiring.reset()  # settings are read again without it
     event = http_event("GET", "/prod/connect/aliexpress", query="shop=demo-store", stage="prod",
                        headers={"authorization": "Bearer tok-demo", "host": "abc.execute-api.example.com"})
     response = connect.lambda_handler(event, lambda_context)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.data.links import LinkRepository
+from shared import wiring
 from simulators.aliexpress import AliExpressSimulator
 from tests.integration.test_seller_orders_api import call
 from tests.placement.conftest import BOTTLE, BOTTLE_SILVER, SKIRT, stored_access_token
@@ -39,7 +39,7 @@ def test_missing_sku_is_refused_with_the_skus_that_exist(connected: str, tokens:
     status, body = call(lambda_context, "PUT", f"/shops/{connected}/links/1000221", tokens[connected],
                         body={"product_id": BOTTLE})
     assert status == 422 and "needs a sku_attr" in body["error"]
-    assert LinkRepository().get(connected, "1000221") is None
+    assert wiring.links().get(connected, "1000221") is None
 
 
 def test_unknown_product_is_refused(connected: str, tokens: dict[str, str], lambda_context: Any) -> None:

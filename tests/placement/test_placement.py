@@ -7,11 +7,17 @@ from typing import Any
 
 import pytest
 
-from shared.data.links import LinkRepository
-from shared.data.orders import OrderRepository
-from shared.data.shops import ShopRepository
+from shared import wiring
 from shared.logic.accounts import RECONNECT_ATTENTION, AliExpressAccounts
-from shared.logic.placement import CLAIM_TTL_SECONDS, Outcome, Placer, logistics_address, refusal, split_phone
+from shared.logic.placement import (
+    CLAIM_TTL_SECONDS,
+    PlacementOutcome,
+    Placer,
+    logistics_address,
+    refusal,
+    split_phone,
+)
+from shared.models.errors import Conflict
 from shared.models.order import Order, OrderStatus, Placement
 from simulators.aliexpress import AliExpressSimulator
 from tests.placement.conftest import (
@@ -21,7 +27,7 @@ from tests.placement.conftest import (
     SKIRT,
     FakeClock,
     link,
-    make_client,
+    make_accounts,
     new_order,
     run_threads,
     shop_settings,
@@ -31,7 +37,7 @@ from tests.placement.conftest import (
 
 @pytest.fixture
 def placer(connected: str, accounts: AliExpressAccounts, clock: FakeClock) -> Placer:
-    return Placer(OrderRepository(), LinkRepository(), accounts, ShopRepository(), clock=clock)
+    return Placer(wiring.orders(), wiring.links(), accounts, wiring.shops(), clock=clock)
 
 
 @pytest.fixture
@@ -42,7 +48,7 @@ def linked(connected: str) -> str:
 
 
 def stored(shop: str, order_id: str) -> Order:
-    order = OrderRepository().get(shop, order_id)
+    order = wiring.orders().get(shop, order_id)
     assert order is not None
     return order
 
@@ -54,7 +60,7 @@ def sim_orders(ae: AliExpressSimulator, out_order_id: str | None = None) -> list
 def test_place_one_order(linked: str, placer: Placer, ae: AliExpressSimulator) -> None:
     new_order(linked, "5001")
     result = placer.place(linked, "5001")
-    assert result.outcome is Outcome.PLACED, result
+    assert result.outcome is PlacementOutcome.PLACED, result
     [ae_order] = sim_orders(ae)
     assert result.ae_order_ids == [ae_order["order_id"]]
     order = stored(linked, "5001")
@@ -71,7 +77,7 @@ def test_place_one_order(linked: str, placer: Placer, ae: AliExpressSimulator) -
     assert (address["full_name"], address["mobile_no"], address["phone_country"]) == ("Jane Doe", "2175550100", "1")
     # Placing again is a no-op.
     again = placer.place(linked, "5001")
-    assert again.outcome is Outcome.SKIPPED and again.reason_code == "already_placed"
+    assert again.outcome is PlacementOutcome.SKIPPED and again.reason_code == "already_placed"
     assert len(sim_orders(ae)) == 1
 
 
@@ -79,7 +85,7 @@ def test_one_aliexpress_order_per_supplier(linked: str, placer: Placer, ae: AliE
     link(linked, "2000001", LAMP)  # another supplier store
     new_order(linked, "5002", lines=[("1000221", 1), ("2000001", 1)])
     result = placer.place(linked, "5002")
-    assert result.outcome is Outcome.PLACED and len(result.ae_order_ids) == 2
+    assert result.outcome is PlacementOutcome.PLACED and len(result.ae_order_ids) == 2
     assert sorted(result.ae_order_ids) == sorted(o["order_id"] for o in sim_orders(ae))
     assert all(isinstance(i, str) and len(i) == 16 for i in result.ae_order_ids)  # > 2^53, kept exact
     assert [a.ae_order_id for a in stored(linked, "5002").ae_orders] == result.ae_order_ids
@@ -89,7 +95,7 @@ def test_unlinked_item_fails_with_what_to_link(connected: str, placer: Placer, a
     link(connected, "1000221", BOTTLE, BOTTLE_SILVER)
     new_order(connected, "5003")
     result = placer.place(connected, "5003")
-    assert result.outcome is Outcome.FAILED and result.reason_code == "UNLINKED_ITEM"
+    assert result.outcome is PlacementOutcome.FAILED and result.reason_code == "UNLINKED_ITEM"
     assert result.reason == "Link variant 1000387 to an AliExpress product, then retry."
     order = stored(connected, "5003")
     assert order.status is OrderStatus.FAILED and order.reason == result.reason and order.placement is None
@@ -121,7 +127,7 @@ def test_aliexpress_refusals_fail_with_a_sentence(setup: str, code: str, categor
         ae.inject_fault(method="aliexpress.ds.order.create", error_code=code, message="account disabled")
     new_order(linked, "5004", lines=lines, address=address)
     result = placer.place(linked, "5004")
-    assert result.outcome is Outcome.FAILED and result.reason_code == code
+    assert result.outcome is PlacementOutcome.FAILED and result.reason_code == code
     assert result.reason is not None and category_words in result.reason
     order = stored(linked, "5004")
     assert order.status is OrderStatus.FAILED and (order.reason, order.reason_code) == (result.reason, code)
@@ -132,7 +138,7 @@ def test_aliexpress_refusals_fail_with_a_sentence(setup: str, code: str, categor
 def test_order_without_an_address_fails_before_calling(linked: str, placer: Placer, ae: AliExpressSimulator) -> None:
     new_order(linked, "5005", address={"country_code": None})
     result = placer.place(linked, "5005")
-    assert result.outcome is Outcome.FAILED and result.reason_code == "ADDRESS_MISSING"
+    assert result.outcome is PlacementOutcome.FAILED and result.reason_code == "ADDRESS_MISSING"
     assert ae.stats()["calls"].get("aliexpress.ds.order.create") is None
 
 
@@ -141,7 +147,7 @@ def test_disconnected_account_flags_the_order_reconnect(linked: str, placer: Pla
     new_order(linked, "5006")
     ae.revoke_token(stored_access_token(linked))
     result = placer.place(linked, "5006")
-    assert result.outcome is Outcome.FAILED and result.reason_code == "ALIEXPRESS_DISCONNECTED"
+    assert result.outcome is PlacementOutcome.FAILED and result.reason_code == "ALIEXPRESS_DISCONNECTED"
     order = stored(linked, "5006")
     # Stays in Awaiting Order (nothing for the seller to fix in the order) but says what to do.
     assert order.status is OrderStatus.AWAITING_ORDER and order.attention == RECONNECT_ATTENTION
@@ -149,7 +155,7 @@ def test_disconnected_account_flags_the_order_reconnect(linked: str, placer: Pla
     # After reconnecting, placing works and the flag goes away; the reference is the same one.
     accounts.connect(linked, ae.issue_code())
     placed = placer.place(linked, "5006")
-    assert placed.outcome is Outcome.PLACED
+    assert placed.outcome is PlacementOutcome.PLACED
     order = stored(linked, "5006")
     assert order.attention is None and order.placement is not None and order.placement.attempt == 1
     assert len(sim_orders(ae)) == 1
@@ -164,22 +170,22 @@ def test_retry_after_a_refusal_uses_a_new_attempt(linked: str, placer: Placer, a
     assert order.history[-1].cause == "seller_retry"
     ae.seed_product(BOTTLE, store_id="1100", skus=[{"sku_id": "120001", "sku_attr": BOTTLE_SILVER, "stock": 100}])
     result = placer.place(linked, "5007")
-    assert result.outcome is Outcome.PLACED
+    assert result.outcome is PlacementOutcome.PLACED
     assert [o["out_order_id"] for o in sim_orders(ae)] == [f"{linked}-5007-2"]
-    with pytest.raises(ValueError, match="only failed orders"):
+    with pytest.raises(Conflict, match="only failed orders"):
         placer.retry(linked, "5007")
 
 
 def test_never_twice_when_the_client_times_out_after_acceptance(linked: str, ae: AliExpressSimulator,
                                                                 accounts: AliExpressAccounts,
                                                                 clock: FakeClock) -> None:
-    impatient = AliExpressAccounts(make_client(ae, timeout=(1.0, 0.3)), clock=clock)
-    placer = Placer(OrderRepository(), LinkRepository(), impatient, ShopRepository(), clock=clock)
+    impatient = make_accounts(ae, clock, timeout=(1.0, 0.3))
+    placer = Placer(wiring.orders(), wiring.links(), impatient, wiring.shops(), clock=clock)
     new_order(linked, "5008")
     # AliExpress accepts, but its answer comes after the client gave up.
     ae.inject_fault(method="aliexpress.ds.order.create", stall=0.8)
     first = placer.place(linked, "5008")
-    assert first.outcome is Outcome.SKIPPED and first.retryable and first.reason_code == "TIMEOUT"
+    assert first.outcome is PlacementOutcome.SKIPPED and first.retryable and first.reason_code == "TIMEOUT"
     deadline = time.monotonic() + 5
     while not sim_orders(ae) and time.monotonic() < deadline:  # the stalled request lands after our timeout
         time.sleep(0.05)
@@ -188,7 +194,7 @@ def test_never_twice_when_the_client_times_out_after_acceptance(linked: str, ae:
     assert order.status is OrderStatus.AWAITING_ORDER and order.ae_orders == []
     assert order.placement is not None and order.placement.request_id == "released"
     second = placer.place(linked, "5008")  # the same reference again: AliExpress answers with the same order
-    assert second.outcome is Outcome.PLACED and second.ae_order_ids == [created["order_id"]]
+    assert second.outcome is PlacementOutcome.PLACED and second.ae_order_ids == [created["order_id"]]
     assert len(sim_orders(ae)) == 1 and ae.stats()["calls"]["aliexpress.ds.order.create"] == 2
     assert stored(linked, "5008").status is OrderStatus.AWAITING_PAYMENT
 
@@ -205,10 +211,10 @@ def test_never_twice_when_the_function_died_after_acceptance(linked: str, placer
         product_items=[{"product_id": BOTTLE, "product_count": 2, "sku_attr": BOTTLE_SILVER}]))
     [created] = sim_orders(ae)
     held = placer.place(linked, "5009")
-    assert held.outcome is Outcome.SKIPPED and held.reason_code == "in_progress"
+    assert held.outcome is PlacementOutcome.SKIPPED and held.reason_code == "in_progress"
     clock.advance(CLAIM_TTL_SECONDS + 1)  # the claim outlived any function: take it over
     result = placer.place(linked, "5009")
-    assert result.outcome is Outcome.PLACED and result.ae_order_ids == [created["order_id"]]
+    assert result.outcome is PlacementOutcome.PLACED and result.ae_order_ids == [created["order_id"]]
     assert len(sim_orders(ae)) == 1
 
 
@@ -219,7 +225,7 @@ def test_an_unconfirmed_reference_older_than_a_day_is_never_resent(linked: str, 
     placer._claim(linked, "5010")
     clock.advance(24 * 3600)
     result = placer.place(linked, "5010")
-    assert result.outcome is Outcome.SKIPPED and result.reason_code == "PLACEMENT_UNCONFIRMED"
+    assert result.outcome is PlacementOutcome.SKIPPED and result.reason_code == "PLACEMENT_UNCONFIRMED"
     assert f"{linked}-5010-1" in (stored(linked, "5010").attention or "")
     assert ae.stats()["calls"].get("aliexpress.ds.order.create") is None
 
@@ -231,7 +237,7 @@ def test_concurrent_placements_create_exactly_one_aliexpress_order(linked: str, 
     results = run_threads(8, lambda _: placer.place(linked, "5011"))
     outcomes = sorted(r.outcome.value for r in results)
     assert outcomes.count("placed") == 1, results
-    assert all(r.outcome in (Outcome.PLACED, Outcome.SKIPPED) for r in results)
+    assert all(r.outcome in (PlacementOutcome.PLACED, PlacementOutcome.SKIPPED) for r in results)
     assert len(sim_orders(ae)) == 1
     order = stored(linked, "5011")
     assert order.status is OrderStatus.AWAITING_PAYMENT and len(order.ae_orders) == 1
@@ -272,15 +278,15 @@ def test_accepted_but_answered_with_an_error_is_resent_with_the_same_reference(
     new_order(linked, "5013")
     ae.inject_fault(method="aliexpress.ds.order.create", error_code="isp.service-unavailable", when="after")
     first = placer.place(linked, "5013")
-    assert first.outcome is Outcome.SKIPPED and first.retryable
+    assert first.outcome is PlacementOutcome.SKIPPED and first.retryable
     [created] = sim_orders(ae)  # AliExpress did create it
     assert placer.place(linked, "5013").ae_order_ids == [created["order_id"]]
     # A client that retries by itself resends the same reference too: still one order.
-    retrying = Placer(OrderRepository(), LinkRepository(),
-                      AliExpressAccounts(make_client(ae, max_retries=2), clock=clock), ShopRepository(), clock=clock)
+    retrying = Placer(wiring.orders(), wiring.links(), make_accounts(ae, clock, max_retries=2), wiring.shops(),
+                      clock=clock)
     new_order(linked, "5014")
     ae.inject_fault(method="aliexpress.ds.order.create", error_code="isp.service-unavailable", when="after")
-    assert retrying.place(linked, "5014").outcome is Outcome.PLACED
+    assert retrying.place(linked, "5014").outcome is PlacementOutcome.PLACED
     assert len(sim_orders(ae, f"{linked}-5014-1")) == 1 and len(sim_orders(ae)) == 2
 
 
@@ -292,7 +298,7 @@ def test_racing_batches_with_faults_place_each_order_once(linked: str, placer: P
     ae.set_latency(0.05)
     ae.inject_fault(2, method="aliexpress.ds.order.create", error_code="isp.service-unavailable", when="after")
 
-    def worker(i: int) -> list[Outcome]:
+    def worker(i: int) -> list[PlacementOutcome]:
         order = ids if i % 2 == 0 else list(reversed(ids))
         return [placer.place(linked, oid).outcome for _ in range(2) for oid in order]
 

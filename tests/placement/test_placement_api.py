@@ -9,12 +9,9 @@ import boto3
 import pytest
 
 from functions.place_orders import app as worker
-from functions.seller_api import routes_placement
-from shared.data.links import LinkRepository
-from shared.data.orders import OrderRepository
-from shared.data.placement_queue import default_queue
-from shared.data.shops import ShopRepository
+from shared import wiring
 from shared.logic.accounts import AliExpressAccounts
+from shared.logic.place_request import PlaceRequests
 from shared.logic.placement import Placer
 from shared.models.order import OrderStatus
 from simulators.aliexpress import AliExpressSimulator
@@ -34,7 +31,7 @@ def linked(connected: str, tokens: dict[str, str]) -> str:
 def queue_url(env: None, monkeypatch: pytest.MonkeyPatch) -> str:
     url = boto3.client("sqs").create_queue(QueueName="place-orders-test")["QueueUrl"]
     monkeypatch.setenv("PLACE_ORDERS_QUEUE_URL", url)
-    default_queue.cache_clear()
+    wiring.reset()  # settings are read again with the queue
     return str(url)
 
 
@@ -88,9 +85,9 @@ def test_place_all_answers_per_order(linked: str, tokens: dict[str, str], ae: Al
 
 
 def test_beyond_the_synchronous_bound_orders_are_queued_and_the_worker_places_them(
-        linked: str, tokens: dict[str, str], queue_url: str, ae: AliExpressSimulator, lambda_context: Any,
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(routes_placement, "MAX_SYNC_ORDERS", 2)
+        linked: str, tokens: dict[str, str], queue_url: str, ae: AliExpressSimulator, lambda_context: Any) -> None:
+    wiring.override("place_requests", PlaceRequests(wiring.placer(wiring.API_PROFILE), wiring.orders(),
+                                                    wiring.placement_queue(), wiring.auto_placer(), max_inline=2))
     for n in range(5):
         new_order(linked, f"710{n}")
     status, body = place(lambda_context, linked, tokens[linked], {"order_ids": [f"710{n}" for n in range(5)]})
@@ -100,7 +97,7 @@ def test_beyond_the_synchronous_bound_orders_are_queued_and_the_worker_places_th
     assert sorted(json.loads(r["body"])["order_id"] for r in records) == ["7102", "7103", "7104"]
     response = worker.lambda_handler({"Records": records}, lambda_context)
     assert response == {"batchItemFailures": []}
-    repo = OrderRepository()
+    repo = wiring.orders()
     assert all(repo.get(linked, f"710{n}").status is OrderStatus.AWAITING_PAYMENT for n in range(5))  # type: ignore[union-attr]
     assert len(ae.orders()) == 5
     # A redelivered message changes nothing.
@@ -109,21 +106,20 @@ def test_beyond_the_synchronous_bound_orders_are_queued_and_the_worker_places_th
 
 
 def test_worker_reports_in_doubt_placements_as_batch_failures(linked: str, queue_url: str, ae: AliExpressSimulator,
-                                                              accounts: AliExpressAccounts, lambda_context: Any,
-                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+                                                              accounts: AliExpressAccounts,
+                                                              lambda_context: Any) -> None:
     # The worker's own wiring, with a client that does not retry (no backoff sleeps in the test).
-    placer = Placer(OrderRepository(), LinkRepository(), accounts, ShopRepository())
-    monkeypatch.setattr(worker, "placer", lambda: placer)
+    wiring.override("placer", Placer(wiring.orders(), wiring.links(), accounts, wiring.shops()))
     new_order(linked, "7201")
     new_order(linked, "7202")
-    default_queue().send(linked, ["7201", "7202"])  # type: ignore[union-attr]
+    wiring.placement_queue().send(linked, ["7201", "7202"])  # type: ignore[union-attr]
     records = queued(queue_url)
     # The first order meets an unavailable AliExpress.
     ae.inject_fault(1, method="aliexpress.ds.order.create", error_code="isp.service-unavailable")
     response = worker.lambda_handler({"Records": records}, lambda_context)
     assert response == {"batchItemFailures": [{"itemIdentifier": records[0]["messageId"]}]}
-    assert OrderRepository().get(linked, "7201").status is OrderStatus.AWAITING_ORDER  # type: ignore[union-attr]
-    assert OrderRepository().get(linked, "7202").status is OrderStatus.AWAITING_PAYMENT  # type: ignore[union-attr]
+    assert wiring.orders().get(linked, "7201").status is OrderStatus.AWAITING_ORDER  # type: ignore[union-attr]
+    assert wiring.orders().get(linked, "7202").status is OrderStatus.AWAITING_PAYMENT  # type: ignore[union-attr]
     # Redelivered later: placed with the same reference.
     assert worker.lambda_handler({"Records": records[:1]}, lambda_context) == {"batchItemFailures": []}
     assert sorted(o["out_order_id"] for o in ae.orders()) == [f"{linked}-7201-1", f"{linked}-7202-1"]
@@ -165,7 +161,7 @@ def test_placement_routes_need_the_shops_token(linked: str, tokens: dict[str, st
     status, body = place(lambda_context, "other-store", tokens["other-store"], {"order_ids": ["7501"]})
     assert status == 200 and body["results"][0]["reason_code"] == "not_found"
     assert call(lambda_context, "POST", "/shops/other-store/orders/7501/retry", tokens["other-store"])[0] == 404
-    assert OrderRepository().get(linked, "7501").status is OrderStatus.AWAITING_ORDER  # type: ignore[union-attr]
+    assert wiring.orders().get(linked, "7501").status is OrderStatus.AWAITING_ORDER  # type: ignore[union-attr]
     assert place(lambda_context, linked, tokens[linked], {})[0] == 422
     assert place(lambda_context, linked, tokens[linked], {"all": True, "order_ids": ["1"]})[0] == 422
     assert ae.orders() == []
@@ -175,7 +171,7 @@ def test_auto_place_shop_gets_paid_orders_queued_from_the_webhook(linked: str, q
                                                                   order_paid: dict[str, Any],
                                                                   ae: AliExpressSimulator,
                                                                   lambda_context: Any) -> None:
-    ShopRepository().update_settings(linked, auto_place=True)
+    wiring.shops().update_settings(linked, auto_place=True)
     unpaid = dict(order_paid, id=6001, financial_status="pending")
     assert deliver(lambda_context, linked, "orders/create", unpaid)[0] == 200
     assert queued(queue_url) == []  # pending: nothing to place yet
@@ -183,7 +179,7 @@ def test_auto_place_shop_gets_paid_orders_queued_from_the_webhook(linked: str, q
     records = queued(queue_url)
     assert [json.loads(r["body"]) for r in records] == [{"shop": linked, "order_id": "5549662"}]
     assert worker.lambda_handler({"Records": records}, lambda_context) == {"batchItemFailures": []}
-    assert OrderRepository().get(linked, "5549662").status is OrderStatus.AWAITING_PAYMENT  # type: ignore[union-attr]
+    assert wiring.orders().get(linked, "5549662").status is OrderStatus.AWAITING_PAYMENT  # type: ignore[union-attr]
     # The same webhook again after placement: nothing queued, nothing placed twice.
     assert deliver(lambda_context, linked, "orders/paid", order_paid)[1] == {"outcome": "duplicate"}
     assert queued(queue_url) == []
@@ -201,7 +197,7 @@ def test_a_retried_order_of_an_auto_place_shop_is_queued(linked: str, tokens: di
     new_order(linked, "7601", lines=[("1000221", 500)])  # more than the supplier has
     assert place(lambda_context, linked, tokens[linked], {"order_ids": ["7601"]})[1]["results"][0]["reason_code"] \
         == "INVENTORY_HOLD_ERROR"
-    ShopRepository().update_settings(linked, auto_place=True)
+    wiring.shops().update_settings(linked, auto_place=True)
     ae.seed_product(BOTTLE, store_id="1100", skus=[{"sku_id": "120001", "sku_attr": BOTTLE_SILVER, "stock": 999}])
     assert call(lambda_context, "POST", f"/shops/{linked}/orders/7601/retry", tokens[linked])[0] == 200
     records = queued(queue_url)
@@ -213,13 +209,13 @@ def test_a_retried_order_of_an_auto_place_shop_is_queued(linked: str, tokens: di
 def test_a_failed_enqueue_fails_the_webhook_so_shopbase_redelivers(linked: str, order_paid: dict[str, Any],
                                                                    queue_url: str, lambda_context: Any,
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    ShopRepository().update_settings(linked, auto_place=True)
+    wiring.shops().update_settings(linked, auto_place=True)
     monkeypatch.setenv("PLACE_ORDERS_QUEUE_URL", queue_url.replace("place-orders-test", "no-such-queue"))
-    default_queue.cache_clear()
+    wiring.reset()
     with pytest.raises(Exception, match=r"NonExistentQueue|does not exist"):
         deliver(lambda_context, linked, "orders/paid", order_paid)
     monkeypatch.setenv("PLACE_ORDERS_QUEUE_URL", queue_url)
-    default_queue.cache_clear()
+    wiring.reset()
     # ShopBase delivers again: the order is stored already (duplicate), and it is queued this time.
     assert deliver(lambda_context, linked, "orders/paid", order_paid)[1] == {"outcome": "duplicate"}
     assert [json.loads(r["body"])["order_id"] for r in queued(queue_url)] == ["5549662"]
@@ -228,7 +224,7 @@ def test_a_failed_enqueue_fails_the_webhook_so_shopbase_redelivers(linked: str, 
 def test_auto_place_without_a_queue_is_loud(linked: str, order_paid: dict[str, Any], lambda_context: Any,
                                             capsys: pytest.CaptureFixture[str],
                                             caplog: pytest.LogCaptureFixture) -> None:
-    ShopRepository().update_settings(linked, auto_place=True)
+    wiring.shops().update_settings(linked, auto_place=True)
     capsys.readouterr()
     assert deliver(lambda_context, linked, "orders/paid", order_paid)[0] == 200
     emitted = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]

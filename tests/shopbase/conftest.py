@@ -19,7 +19,7 @@ from simulators.shopbase import ShopBaseSimulator
 
 # The team's reference folder sits beside the repo (as in tests/conftest.py).
 ORDER_FIXTURE = (
-    Path(__file__).resolve().parents[3] / "shared" / "reference" / "fixtures" / "shopbase" / "order_paid.json"
+    Path(__file__).resolve().parents[1] / "fixtures" / "shopbase" / "order_paid.json"
 )
 
 

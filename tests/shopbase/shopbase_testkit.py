@@ -4,10 +4,23 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
+from typing import Any
+
+import requests
 
 SHOP = "acme"
 TOKEN = "shpat_test_token_0123456789"
 SECRET = "whsec_test_secret"
+
+
+def admin(shop_url: str, method: str, path: str, json: Any = None) -> requests.Response:
+    """A raw Admin API call on the simulator, for the routes the client does not call (orders, PUT
+    fulfillment, DELETE webhook): they stay the simulator's."""
+    session = requests.Session()
+    session.trust_env = False
+    with session:
+        headers = {"X-ShopBase-Access-Token": TOKEN}
+        return session.request(method, shop_url + path, json=json, headers=headers, timeout=5)
 
 
 class SleepRecorder:

@@ -14,6 +14,7 @@ import pytest
 import requests
 from shopbase_testkit import SHOP, TOKEN, SleepRecorder
 
+from shared.models.shopbase_order import ShopBaseOrder
 from shared.shopbase import protocol
 from shared.shopbase.client import ShopBaseClient
 from shared.shopbase.errors import (
@@ -28,8 +29,9 @@ from shared.shopbase.errors import (
 )
 from shared.shopbase.throttle import LeakyBucketThrottle, throttle_for
 from simulators.shopbase import ShopBaseSimulator
+from simulators.shopbase import protocol as sim_protocol
 
-ORDER_PATH_KEY = ("GET", protocol.ORDER_PATH)
+LIST_KEY = ("GET", protocol.FULFILLMENTS_PATH)
 CREATE_KEY = ("POST", protocol.FULFILLMENTS_PATH)
 
 MakeClient = Callable[..., ShopBaseClient]
@@ -42,8 +44,15 @@ def test_access_token_auth_and_quirky_order(
     sim: ShopBaseSimulator, client: ShopBaseClient, fixture_order: dict[str, Any]
 ) -> None:
     sim.create_order(SHOP, fixture_order)
-    order = client.get_order(fixture_order["id"])
-    assert order.id == 5549662
+    assert client.list_fulfillments(fixture_order["id"]) == []  # the token is accepted
+    # The order as the Admin API serves it, read by the one ShopBase order model.
+    served = requests.get(
+        f"{sim.shop_url(SHOP)}{sim_protocol.ORDER_PATH.format(order_id=fixture_order['id'])}",
+        headers={protocol.ACCESS_TOKEN_HEADER: TOKEN},
+        timeout=5,
+    ).json()[sim_protocol.ORDER_KEY]
+    order = ShopBaseOrder.model_validate(served)
+    assert order.id == "5549662"
     assert order.fulfillment_status is None  # "" in the JSON
     assert order.closed_at is None  # 0 in the JSON
     assert order.total_price == Decimal("43.90")  # string
@@ -61,22 +70,22 @@ def test_basic_auth_private_app(sim: ShopBaseSimulator, make_client: MakeClient)
         shop="private-shop", access_token=None, api_key="key123", password="pw456",
         base_url=sim.shop_url("private-shop"),
     )  # fmt: skip
-    assert client.get_order(order["id"]).id == order["id"]
+    assert client.list_fulfillments(order["id"]) == []
     bad = make_client(
         shop="private-shop", access_token=None, api_key="key123", password="nope",
         base_url=sim.shop_url("private-shop"),
     )  # fmt: skip
     with pytest.raises(ShopBaseAuthError):
-        bad.get_order(order["id"])
+        bad.list_fulfillments(order["id"])
 
 
 def test_bad_token_is_typed_not_retried_and_not_leaked(sim: ShopBaseSimulator, make_client: MakeClient) -> None:
     order = sim.make_order(SHOP)
     client = make_client(access_token="wrong-token-xyz")
     with pytest.raises(ShopBaseAuthError) as info:
-        client.get_order(order["id"])
+        client.list_fulfillments(order["id"])
     assert info.value.status == 401 and not info.value.retryable
-    assert client.calls[ORDER_PATH_KEY] == 1
+    assert client.calls[LIST_KEY] == 1
     assert "wrong-token-xyz" not in str(info.value) and "wrong-token-xyz" not in repr(client)
 
 
@@ -93,7 +102,7 @@ def test_default_base_url_and_shop_normalisation() -> None:
     assert client.base_url == "https://acme.onshopbase.com"
 
 
-# --- orders and fulfillments ---------------------------------------------------------------------
+# --- fulfillments ---------------------------------------------------------------------
 
 
 def test_fulfillments_with_line_items(
@@ -112,9 +121,9 @@ def test_fulfillments_with_line_items(
         line_items=[(bottle, 1)],
         notify_customer=True,
     )
-    assert first.tracking_number == "LP00112233" and first.order_id == oid
-    assert [(li.id, li.quantity) for li in first.line_items] == [(bottle, 1)]
-    assert client.get_order(oid).fulfillment_status == "partial"
+    assert first.tracking_number == "LP00112233" and first.order_id == str(oid)
+    assert [(li.id, li.quantity) for li in first.line_items] == [(str(bottle), 1)]
+    assert sim.get_order(SHOP, oid)["fulfillment_status"] == "partial"
 
     second = client.create_fulfillment(
         oid,
@@ -126,9 +135,9 @@ def test_fulfillments_with_line_items(
     listed = client.list_fulfillments(oid)
     assert [f.id for f in listed] == [first.id, second.id]
     assert [f.all_tracking_numbers for f in listed] == [["LP00112233"], ["YT2233445566"]]
-    order = client.get_order(oid)
-    assert order.fulfillment_status == "fulfilled"
-    assert [(li.fulfillable_quantity, li.fulfillment_status) for li in order.line_items] == [
+    order = sim.get_order(SHOP, oid)
+    assert order["fulfillment_status"] == "fulfilled"
+    assert [(li["fulfillable_quantity"], li["fulfillment_status"]) for li in order["line_items"]] == [
         (0, "fulfilled"),
         (0, "fulfilled"),
     ]
@@ -187,45 +196,16 @@ def test_cancelled_order_cannot_be_fulfilled(sim: ShopBaseSimulator, client: Sho
     with pytest.raises(ShopBaseUnprocessable) as info:
         client.create_fulfillment(order["id"], tracking_number="T", line_items=None)
     assert info.value.kind == protocol.UnprocessableKind.ORDER_CANCELLED
-    assert client.get_order(order["id"]).is_cancelled
 
 
 def test_deleted_order_is_not_found(sim: ShopBaseSimulator, client: ShopBaseClient) -> None:
     order = sim.make_order(SHOP)
     sim.delete_order(SHOP, order["id"])
     with pytest.raises(ShopBaseNotFound) as info:
-        client.get_order(order["id"])
+        client.list_fulfillments(order["id"])
     assert info.value.status == 404
     with pytest.raises(ShopBaseNotFound):
         client.create_fulfillment(order["id"], tracking_number="T", line_items=None)
-    with pytest.raises(ShopBaseNotFound):
-        client.list_fulfillments(order["id"])
-
-
-def test_update_fulfillment_tracking(sim: ShopBaseSimulator, client: ShopBaseClient) -> None:
-    order = sim.make_order(SHOP, n_items=1)
-    made = client.create_fulfillment(order["id"], tracking_number="OLD1", tracking_company="4PX", line_items=None)
-    updated = client.update_fulfillment_tracking(
-        order["id"], made.id, tracking_number="NEW2", tracking_company="USPS", tracking_url="https://t.example/NEW2"
-    )
-    assert (updated.tracking_number, updated.tracking_numbers, updated.tracking_company) == ("NEW2", ["NEW2"], "USPS")
-    assert client.list_fulfillments(order["id"])[0].tracking_number == "NEW2"
-    with pytest.raises(ShopBaseNotFound):
-        client.update_fulfillment_tracking(order["id"], 42, tracking_number="X")
-
-
-def test_list_orders_pages_and_offset_guard(sim: ShopBaseSimulator, client: ShopBaseClient) -> None:
-    ids = [sim.make_order(SHOP, n_items=1)["id"] for _ in range(5)]
-    page1 = client.list_orders(limit=2, page=1)
-    page3 = client.list_orders(limit=2, page=3)
-    assert [o.id for o in page1] == ids[:2] and [o.id for o in page3] == ids[4:]
-    sim.cancel_order(SHOP, ids[0])
-    assert ids[0] not in [o.id for o in client.list_orders(limit=250, status="open")]
-    assert len(client.list_orders(limit=250)) == 5  # status=any by default
-    with pytest.raises(ValueError):
-        client.list_orders(limit=250, page=401)
-    with pytest.raises(ValueError):
-        client.list_orders(limit=251)
 
 
 # --- rate limit ----------------------------------------------------------------------------------
@@ -236,8 +216,8 @@ def test_429_waits_default_one_second_then_retries(
 ) -> None:
     order = sim.make_order(SHOP)
     sim.fail_next(2, status=429, method="GET")  # no Retry-After header
-    assert client.get_order(order["id"]).id == order["id"]
-    assert client.calls[ORDER_PATH_KEY] == 3
+    assert client.list_fulfillments(order["id"]) == []
+    assert client.calls[LIST_KEY] == 3
     assert sleeps.calls[0] == protocol.DEFAULT_RETRY_AFTER
     assert sim.stats()["rate_limited"] == 2
 
@@ -258,9 +238,9 @@ def test_429_after_retries_is_typed(sim: ShopBaseSimulator, make_client: MakeCli
     client = make_client(max_retries=2)
     sim.fail_next(10, status=429)
     with pytest.raises(ShopBaseRateLimited) as info:
-        client.get_order(order["id"])
+        client.list_fulfillments(order["id"])
     assert info.value.retryable and info.value.status == 429
-    assert client.calls[ORDER_PATH_KEY] == 3
+    assert client.calls[LIST_KEY] == 3
 
 
 def test_real_bucket_429_then_recovers(sim: ShopBaseSimulator, make_client: MakeClient) -> None:
@@ -272,10 +252,10 @@ def test_real_bucket_429_then_recovers(sim: ShopBaseSimulator, make_client: Make
         throttle=LeakyBucketThrottle(1000, 1000.0, headroom=0), max_retries=8,
     )  # fmt: skip
     for _ in range(12):
-        assert client.get_order(order["id"]).id == order["id"]
+        assert client.list_fulfillments(order["id"]) == []
     shop_stats = sim.stats()["shops"]["tiny"]
     assert shop_stats["rate_limited"] >= 1
-    assert client.calls[ORDER_PATH_KEY] == 12 + shop_stats["rate_limited"]
+    assert client.calls[LIST_KEY] == 12 + shop_stats["rate_limited"]
 
 
 def test_throttle_keeps_burst_of_60_under_the_bucket(sim: ShopBaseSimulator) -> None:
@@ -291,7 +271,7 @@ def test_throttle_keeps_burst_of_60_under_the_bucket(sim: ShopBaseSimulator) -> 
     def worker(c: ShopBaseClient) -> None:
         try:
             for _ in range(15):
-                c.get_order(order["id"])
+                c.list_fulfillments(order["id"])
         except BaseException as exc:  # surfaced below
             errors.append(exc)
 
@@ -314,7 +294,7 @@ def test_call_limit_header_resyncs_throttle(sim: ShopBaseSimulator, make_client:
     for _ in range(25):
         sim.shops[SHOP].bucket.take()
     client = make_client()
-    client.get_order(order["id"])
+    client.list_fulfillments(order["id"])
     assert client.throttle.level() >= 25
 
 
@@ -324,8 +304,8 @@ def test_call_limit_header_resyncs_throttle(sim: ShopBaseSimulator, make_client:
 def test_get_retries_on_5xx(sim: ShopBaseSimulator, client: ShopBaseClient, sleeps: SleepRecorder) -> None:
     order = sim.make_order(SHOP)
     sim.fail_next(2, status=503, method="GET")
-    assert client.get_order(order["id"]).id == order["id"]
-    assert client.calls[ORDER_PATH_KEY] == 3
+    assert client.list_fulfillments(order["id"]) == []
+    assert client.calls[LIST_KEY] == 3
     assert len(sleeps.calls) == 2 and 0.25 <= sleeps.calls[0] <= 0.5 and 0.5 <= sleeps.calls[1] <= 1.0
 
 
@@ -334,9 +314,9 @@ def test_get_5xx_exhausted_is_typed(sim: ShopBaseSimulator, make_client: MakeCli
     client = make_client(max_retries=1)
     sim.fail_next(5, status=500, method="GET")
     with pytest.raises(ShopBaseServerError) as info:
-        client.get_order(order["id"])
+        client.list_fulfillments(order["id"])
     assert info.value.retryable and not info.value.outcome_unknown and info.value.status == 500
-    assert client.calls[ORDER_PATH_KEY] == 2
+    assert client.calls[LIST_KEY] == 2
 
 
 def test_post_fulfillment_not_retried_on_5xx(sim: ShopBaseSimulator, client: ShopBaseClient) -> None:
@@ -365,8 +345,8 @@ def test_get_retried_on_timeout(sim: ShopBaseSimulator, make_client: MakeClient)
     order = sim.make_order(SHOP)
     client = make_client(timeout=(1.0, 0.3))
     sim.fail_next(1, stall=True, stall_seconds=3.0, method="GET")
-    assert client.get_order(order["id"]).id == order["id"]
-    assert client.calls[ORDER_PATH_KEY] == 2
+    assert client.list_fulfillments(order["id"]) == []
+    assert client.calls[LIST_KEY] == 2
 
 
 def _closed_port() -> int:
@@ -394,22 +374,24 @@ def test_random_faults_are_absorbed_by_get_retries(sim: ShopBaseSimulator, make_
     sim.set_rate_limit(SHOP, burst=1000)  # the recorded sleep never waits for the real bucket
     sim.set_faults(error_rate=0.3, rate_limit_rate=0.1, seed=7, methods=["GET"])
     for _ in range(20):
-        client.get_order(order["id"])
+        client.list_fulfillments(order["id"])
     faults = sim.stats()["shops"][SHOP]["faults"]
     assert faults.get("error", 0) > 0
-    assert client.calls[ORDER_PATH_KEY] == 20 + sum(faults.values())
+    assert client.calls[LIST_KEY] == 20 + sum(faults.values())
 
 
 def test_logs_carry_no_secrets_or_customer_data(
     sim: ShopBaseSimulator, client: ShopBaseClient, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    order = sim.make_order(SHOP)
+    order = sim.make_order(SHOP, n_items=1)
     sim.fail_next(1, status=500, method="GET")
-    got = client.get_order(order["id"])
-    assert got.email and got.shipping_address is not None
-    text = caplog.text + repr(got) + repr(client)
-    for secret in (TOKEN, got.email, got.shipping_address.address1 or "", order["customer"]["last_name"]):
+    assert client.list_fulfillments(order["id"]) == []
+    made = client.create_fulfillment(order["id"], tracking_number="T1", line_items=None)
+    parsed = ShopBaseOrder.model_validate(order)
+    assert parsed.email and parsed.shipping_address is not None and parsed.shipping_address.address1
+    text = caplog.text + repr(made) + repr(parsed) + str(parsed) + repr(client)
+    for secret in (TOKEN, parsed.email, parsed.shipping_address.address1, order["customer"]["last_name"]):
         assert secret not in text
 
 
@@ -445,7 +427,8 @@ class _CannedAdapter(requests.adapters.BaseAdapter):
 @pytest.mark.parametrize(
     "body",
     [
-        b'{"order": {"id": 1, "email": "jane@example.com", "line_items": [{"sku": "no-id"}]}}',
+        b'{"fulfillments": [{"id": 1, "tracking_number": "jane@example.com", "line_items": [{"sku": "no-id"}]}]}',
+        b'{"fulfillments": [{"tracking_number": "jane@example.com"}]}',  # no id
         b'{"orders": []}',
         b"<html>maintenance</html>",
     ],
@@ -455,6 +438,6 @@ def test_unusable_answers_are_typed_without_customer_data(body: bytes) -> None:
     session.mount("https://", _CannedAdapter(body))
     client = ShopBaseClient("acme", access_token=TOKEN, session=session, throttle=LeakyBucketThrottle())
     with pytest.raises(ShopBaseResponseError) as info:
-        client.get_order(1)
+        client.list_fulfillments(1)
     assert "jane@example.com" not in str(info.value) + repr(info.value.errors)
     assert info.value.__cause__ is None or "jane" not in str(info.value.__cause__)

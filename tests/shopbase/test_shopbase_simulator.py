@@ -10,11 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import requests
-from shopbase_testkit import SHOP, TOKEN
+from shopbase_testkit import SHOP, TOKEN, admin
 
+from shared.models.shopbase_order import ShopBaseOrder
 from shared.shopbase import protocol
-from shared.shopbase.models import Order
 from simulators.shopbase import ShopBaseSimulator
+from simulators.shopbase import protocol as sim_protocol
 
 AUTH = {protocol.ACCESS_TOKEN_HEADER: TOKEN}
 REPO = Path(__file__).resolve().parents[2]
@@ -71,7 +72,7 @@ def test_bucket_answers_429_with_retry_after(sim: ShopBaseSimulator) -> None:
 def test_generated_orders_are_realistic_and_quirky(sim: ShopBaseSimulator) -> None:
     orders = [sim.make_order(SHOP, n_items=n, paid=n % 2 == 0) for n in (1, 2, 3, 8)]
     for raw in orders:
-        order = Order.model_validate(raw)
+        order = ShopBaseOrder.model_validate(raw)
         assert raw["closed_at"] == 0 and raw["fulfillment_status"] == ""
         assert raw["email"].endswith("@example.com")
         assert order.total_price is not None and order.total_price > 0
@@ -82,6 +83,35 @@ def test_generated_orders_are_realistic_and_quirky(sim: ShopBaseSimulator) -> No
     assert any(isinstance(p, str) for p in prices) and any(isinstance(p, float) for p in prices)
     assert len({li["id"] for o in orders for li in o["line_items"]}) == 14
     assert [o["name"] for o in orders] == ["#1001", "#1002", "#1003", "#1004"]
+
+
+def test_order_list_pages_and_filters(sim: ShopBaseSimulator) -> None:
+    ids = [sim.make_order(SHOP, n_items=1)["id"] for _ in range(5)]
+
+    def listed(query: str) -> list[int]:
+        answer = admin(sim.shop_url(SHOP), "GET", f"{sim_protocol.ORDERS_PATH}?{query}")
+        assert answer.status_code == 200
+        return [o["id"] for o in answer.json()[sim_protocol.ORDERS_KEY]]
+
+    assert listed("limit=2&page=1") == ids[:2] and listed("limit=2&page=3") == ids[4:]
+    sim.cancel_order(SHOP, ids[0])
+    assert ids[0] not in listed("limit=250&status=open")
+    assert sorted(listed("limit=250&status=any")) == ids
+
+
+def test_fulfillment_tracking_update(sim: ShopBaseSimulator) -> None:
+    order = sim.make_order(SHOP, n_items=1)
+    url = sim.shop_url(SHOP)
+    made = admin(url, "POST", protocol.FULFILLMENTS_PATH.format(order_id=order["id"]),
+                 {"fulfillment": {"tracking_number": "OLD1", "tracking_company": "4PX"}}).json()["fulfillment"]
+    path = sim_protocol.FULFILLMENT_PATH.format(order_id=order["id"], fulfillment_id=made["id"])
+    change = {"tracking_number": "NEW2", "tracking_company": "USPS", "tracking_url": "https://t.example/NEW2"}
+    updated = admin(url, "PUT", path, {"fulfillment": change}).json()["fulfillment"]
+    assert (updated["tracking_number"], updated["tracking_numbers"], updated["tracking_company"]) == (
+        "NEW2", ["NEW2"], "USPS")
+    assert sim.get_order(SHOP, order["id"])["fulfillments"][0]["tracking_number"] == "NEW2"
+    missing = sim_protocol.FULFILLMENT_PATH.format(order_id=order["id"], fulfillment_id=42)
+    assert admin(url, "PUT", missing, {"fulfillment": {"tracking_number": "X"}}).status_code == 404
 
 
 def test_control_api_over_http(sim: ShopBaseSimulator) -> None:
@@ -119,7 +149,7 @@ def test_control_api_over_http(sim: ShopBaseSimulator) -> None:
     assert http.post(f"{base}/delivery", json={"duplicate_rate": 0.5}, timeout=5).ok
     assert http.post(f"{base}/deliver", timeout=5).json() == {"results": []}
     stats = http.get(f"{base}/stats", timeout=5).json()
-    assert stats["shops"]["beta"]["calls"] == {f"GET {protocol.ORDER_PATH}": 2}
+    assert stats["shops"]["beta"]["calls"] == {f"GET {sim_protocol.ORDER_PATH}": 2}
     assert stats["shops"]["beta"]["faults"] == {"error": 1}
     assert stats["shops"]["beta"]["fulfillments"] == {str(order["id"]): 1}
     assert http.get(f"{base}/shops/beta/notifications", timeout=5).json()["notifications"][0]["source"] == "admin"

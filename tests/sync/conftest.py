@@ -12,18 +12,18 @@ import boto3
 import pytest
 import requests
 
+from shared import wiring
 from shared.aliexpress.client import AliExpressClient
 from shared.data.aliexpress_tokens import AliExpressTokenStore, StoredToken
-from shared.data.links import Link, LinkRepository
+from shared.data.links import LinkRepository
 from shared.data.orders import OrderRepository
-from shared.data.rate_budget import RateBudgetStore
-from shared.data.shops import ShopRepository
-from shared.data.sync_runs import SyncQueue, SyncRunRepository
+from shared.data.sync_runs import SyncQueue
 from shared.logic.accounts import AliExpressAccounts
+from shared.logic.order_sync import OrderSyncer
 from shared.logic.rate_budget import RateBudget
-from shared.logic.sync import OrderSyncer, RunDeps
+from shared.logic.sync_runs import RunDeps
 from shared.models.order import AeOrder, LineItem, Order, OrderStatus
-from shared.settings import get_settings
+from shared.models.shop import Link
 from simulators.aliexpress import AliExpressSimulator
 
 APP_KEY = "500777"
@@ -121,26 +121,30 @@ def sim() -> Iterator[AliExpressSimulator]:
         yield simulator
 
 
+def tokens() -> AliExpressTokenStore:
+    return AliExpressTokenStore(wiring.aws_client("secretsmanager"), wiring.settings().aliexpress_token_prefix)
+
+
 def connect(sim: AliExpressSimulator, shop: str) -> str:
     issued = sim.issue_token(expires_in=365 * 86400, refresh_expires_in=400 * 86400)
     now_ms = int(sim.now() * 1000)
-    AliExpressTokenStore().put(shop, StoredToken(
+    tokens().put(shop, StoredToken(
         access_token=issued["access_token"], refresh_token=issued["refresh_token"],
         expire_time=now_ms + 365 * 86400 * 1000, refresh_token_valid_time=now_ms + 400 * 86400 * 1000))
-    ShopRepository().update_settings(shop, aliexpress_connected=True)
+    wiring.shops().update_settings(shop, aliexpress_connected=True)
     return str(issued["access_token"])
 
 
 @pytest.fixture
 def world(table: Any, shop: str, sim: AliExpressSimulator) -> Iterator[World]:
     token = connect(sim, shop)
-    budget = RateBudget(RateBudgetStore(), calls_per_second=500, headroom=0)
+    budget = RateBudget(wiring.rate_budget_store(), calls_per_second=500, headroom=0)
     session = requests.Session()
     client = AliExpressClient(sim.url, APP_KEY, APP_SECRET, session=session, timeout=(2.0, 5.0),
                               before_call=budget, sleep=lambda _: None)
-    accounts = AliExpressAccounts(client, clock=time_source(sim))
-    orders = OrderRepository()
-    links = LinkRepository()
+    accounts = AliExpressAccounts(client, tokens(), wiring.shops(), clock=time_source(sim))
+    orders = wiring.orders()
+    links = wiring.links()
     writes = WriteCounter()
     writes.attach(orders._table.meta.client)
     syncer = OrderSyncer(orders, accounts, links, clock=lambda: datetime.fromtimestamp(sim.now(), UTC))
@@ -168,5 +172,5 @@ def queue_url(aws: None) -> str:
 
 @pytest.fixture
 def run_deps(world: World, queue_url: str) -> RunDeps:
-    return RunDeps(orders=world.orders, runs=SyncRunRepository(), queue=SyncQueue(queue_url),
-                   syncer=world.syncer, shards=get_settings().sync_shards, clock=world.now)
+    return RunDeps(orders=world.orders, runs=wiring.sync_runs(), queue=SyncQueue(queue_url, wiring.aws_client("sqs")),
+                   syncer=world.syncer, shards=wiring.settings().sync_shards, clock=world.now)

@@ -1,5 +1,7 @@
-"""The fleet-wide rate budget: concurrent workers (threads, each with its own budget holder, like separate
-Lambda containers) sharing one DynamoDB counter never exceed R calls in any second, and use most of it."""
+"""The fleet-wide rate budget on DynamoDB: concurrent workers (threads, each with its own budget holder, like
+separate Lambda containers) sharing one DynamoDB counter never exceed R calls in any second, and use most of
+it; the store's conditional writes and the sync-now limits. The pacing rules themselves have unit tests over
+a fake clock and store (tests/unit/test_rate_budget.py)."""
 
 from __future__ import annotations
 
@@ -19,16 +21,14 @@ import requests
 from local.moto_serial import SerialMotoServer
 from local.template import load_template, table_create_args
 from shared.aliexpress.client import AliExpressClient
-from shared.data.dynamo import reset_clients
-from shared.data.rate_budget import IntervalGate, RateBudgetStore
+from shared.data.rate_budget import IntervalGate, RateBudgetStore, WindowLimit
 from shared.logic.rate_budget import RateBudget
-from shared.settings import get_settings
 from simulators.aliexpress import AliExpressSimulator
 from tests.sync.conftest import ADDRESS, APP_KEY, APP_SECRET, SKIRT, SKIRT_SKU
 
 
 def test_store_never_hands_out_more_than_the_cap(table: Any) -> None:
-    store = RateBudgetStore()
+    store = RateBudgetStore(table)
     assert list(store.take(100, 3, 5)) == [0, 1, 2]
     assert list(store.take(100, 3, 5)) == [3, 4]  # only the remainder
     assert list(store.take(100, 1, 5)) == []
@@ -47,21 +47,17 @@ def atomic_table(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     server = SerialMotoServer().start()
     monkeypatch.setenv("AWS_ENDPOINT_URL", server.url)
     # The server shares this process's moto backends: a table name of its own, dropped afterwards.
-    monkeypatch.setenv("TABLE_NAME", f"rate-budget-{uuid.uuid4().hex[:8]}")
-    get_settings.cache_clear()
-    reset_clients()
+    name = f"rate-budget-{uuid.uuid4().hex[:8]}"
     client = boto3.client("dynamodb")
-    client.create_table(**table_create_args(load_template(), "OrdersTable", get_settings().table_name))
-    yield boto3.resource("dynamodb").Table(get_settings().table_name)
-    client.delete_table(TableName=get_settings().table_name)
-    reset_clients()
-    get_settings.cache_clear()
+    client.create_table(**table_create_args(load_template(), "OrdersTable", name))
+    yield boto3.resource("dynamodb").Table(name)
+    client.delete_table(TableName=name)
     server.stop()
 
 
 def test_concurrent_workers_stay_under_r_every_second(atomic_table: Any) -> None:
     rate, workers, duration = 20, 8, 2.6
-    store = RateBudgetStore()
+    store = RateBudgetStore(atomic_table)
     stamps: list[float] = []
     lock = threading.Lock()
     start = math.floor(time.time()) + 1.0  # begin on a second boundary: whole seconds to measure
@@ -103,7 +99,7 @@ def test_client_retries_pay_too_and_no_api_call_limit(atomic_table: Any) -> None
             product_items=[{"product_id": SKIRT, "product_count": 1, "sku_attr": ""}])
         sim.set_rate_limit(rate)
         sim.reset_stats()
-        store = RateBudgetStore()
+        store = RateBudgetStore(atomic_table)
         seen: list[str] = []
         errors: list[BaseException] = []
         budgets = [RateBudget(store, rate) for _ in range(5)]
@@ -140,8 +136,19 @@ def test_client_retries_pay_too_and_no_api_call_limit(atomic_table: Any) -> None
 
 
 def test_interval_gate(table: Any) -> None:
-    gate = IntervalGate()
-    assert gate.pass_once("SHOP#a", "SYNCNOW", 1000.0, 600) == 0
-    assert 0 < gate.pass_once("SHOP#a", "SYNCNOW", 1100.0, 600) <= 500
-    assert gate.pass_once("SHOP#b", "SYNCNOW", 1100.0, 600) == 0  # per shop
-    assert gate.pass_once("SHOP#a", "SYNCNOW", 1601.0, 600) == 0
+    gate = IntervalGate(table)
+    assert gate.pass_once("a", 1000.0, 600) == 0
+    assert 0 < gate.pass_once("a", 1100.0, 600) <= 500
+    assert gate.pass_once("b", 1100.0, 600) == 0  # per shop
+    assert gate.pass_once("a", 1601.0, 600) == 0
+    assert table.get_item(Key={"pk": "SHOP#a", "sk": "SYNCNOW"})["Item"]["last_at"] == 1601
+
+
+def test_window_limit_counts_per_key_and_window(table: Any) -> None:
+    limit = WindowLimit(table, name="sync-now", window_seconds=60)
+    assert [limit.pass_once("a", 6000.0 + i, 2) for i in range(2)] == [0, 0]
+    assert limit.pass_once("a", 6010.0, 2) == 50  # the third in minute 100: wait for minute 101
+    assert limit.pass_once("b", 6010.0, 2) == 0  # per shop
+    assert limit.pass_once("a", 6060.0, 2) == 0  # a new minute
+    item = table.get_item(Key={"pk": "RATE#sync-now#a#100", "sk": "RATE"})["Item"]
+    assert item["used"] == 2

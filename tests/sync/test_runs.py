@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from typing import Any
 
 import boto3
@@ -13,11 +12,9 @@ import pytest
 
 from functions.sync_status import app as starter
 from functions.sync_worker import app as worker
-from shared.data.sync_runs import SyncRunRepository
-from shared.logic import sync as sync_logic
-from shared.logic.sync import RunDeps, parse_message, process_message
+from shared import wiring
+from shared.logic.sync_runs import RunDeps, parse_message, process_message, start_shop_run
 from shared.models.order import OrderStatus
-from shared.settings import get_settings
 from tests.sync.conftest import BOTTLE_BLACK, SKIRT_SKU, World
 
 SLOT = "2026-11-26T12:00:00Z"
@@ -28,14 +25,18 @@ class Crash(BaseException):
 
 
 @pytest.fixture
-def wired(run_deps: RunDeps, monkeypatch: pytest.MonkeyPatch) -> Iterator[RunDeps]:
-    # The handlers' per-container dependencies, pointed at the test's simulator and queue.
-    monkeypatch.setattr(starter, "deps", lambda: run_deps)
-    worker._local.deps = run_deps
-    monkeypatch.setattr(sync_logic, "KEYS_PER_MESSAGE", 4)
-    monkeypatch.setattr(sync_logic, "SHARD_PAGE", 6)
+def wired(run_deps: RunDeps) -> Iterator[RunDeps]:
+    # The handlers' dependencies (through the wiring), pointed at the test's simulator and queue.
+    run_deps.keys_per_message = 4
+    run_deps.shard_page = 6
+    wiring.override("run_deps", run_deps)
     yield run_deps
-    worker._local.deps = None
+
+
+@pytest.fixture
+def one_shard(aws: None) -> None:
+    """Every order in SyncIndex shard 0 (taken before the world is built: the repository keeps its shards)."""
+    wiring.override("settings", wiring.settings().model_copy(update={"sync_shards": 1}))
 
 
 def sqs_event(messages: list[dict[str, Any]], queue_arn: str = "arn:aws:sqs:us-east-1:123456789012:sync"
@@ -92,7 +93,7 @@ def test_schedule_delivered_twice_runs_once(world: World, wired: RunDeps, queue_
     drain(queue_url, lambda_context)
     # Every order was examined exactly once: one order.get each (unpaid or paid, nothing shipped).
     assert sum(world.client.calls.values()) - calls_before == len(ids)
-    run = SyncRunRepository().get("2026-11-26T12:00")
+    run = wiring.sync_runs().get("2026-11-26T12:00")
     assert run is not None and run.ended_at is not None and run.pending == 0
     assert run.totals.examined == 14 and run.totals.changed == 14 and run.totals.failed == 0
     assert run.shops == {world.shop: run.totals}
@@ -103,16 +104,9 @@ def test_schedule_delivered_twice_runs_once(world: World, wired: RunDeps, queue_
     nxt = starter.lambda_handler({"scheduled_time": "2026-11-27T00:00:00Z"}, lambda_context)
     assert nxt["started"] is True
     drain(queue_url, lambda_context)
-    second = SyncRunRepository().get("2026-11-27T00:00")
+    second = wiring.sync_runs().get("2026-11-27T00:00")
     assert second is not None and second.totals.examined == 14 and second.totals.changed == 0
     assert second.ended_at is not None
-
-
-def test_starter_without_scheduled_time_uses_the_current_slot() -> None:
-    now = datetime(2026, 11, 26, 13, 45, tzinfo=UTC)
-    assert starter.scheduled_time({}, now) == datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
-    assert starter.scheduled_time({"scheduled_time": "<aws.scheduler.scheduled-time>"}, now).hour == 12
-    assert starter.scheduled_time({"scheduled_time": "2026-11-26T00:00:00Z"}, now).hour == 0
 
 
 def test_worker_dies_mid_run_and_the_retry_finishes(world: World, wired: RunDeps, queue_url: str,
@@ -166,7 +160,7 @@ def test_worker_dies_mid_run_and_the_retry_finishes(world: World, wired: RunDeps
         sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=batch[0]["ReceiptHandle"])
     assert dead == 3
     drain(queue_url, lambda_context)
-    run = SyncRunRepository().get("2026-11-26T12:00")
+    run = wiring.sync_runs().get("2026-11-26T12:00")
     assert run is not None and run.ended_at is not None and run.pending == 0
     # Nothing lost, nothing doubled.
     assert run.totals.examined == 20 and run.totals.changed == 20 and run.totals.failed == 0
@@ -179,7 +173,7 @@ def test_worker_dies_mid_run_and_the_retry_finishes(world: World, wired: RunDeps
 
 def test_out_of_time_worker_hands_the_rest_on(world: World, wired: RunDeps, queue_url: str) -> None:
     ids = place_many(world, 6)
-    run_id, messages = sync_logic.start_shop_run(wired, world.shop, [(world.shop, i) for i in ids])
+    run_id, messages = start_shop_run(wired, world.shop, [(world.shop, i) for i in ids])
     assert messages == 2
     (raw,) = receive(queue_url, 1)
     message = parse_message(raw["Body"])
@@ -189,21 +183,19 @@ def test_out_of_time_worker_hands_the_rest_on(world: World, wired: RunDeps, queu
     while batch := receive(queue_url, 1):
         process_message(wired, parse_message(batch[0]["Body"]))
         boto3.client("sqs").delete_message(QueueUrl=queue_url, ReceiptHandle=batch[0]["ReceiptHandle"])
-    run = SyncRunRepository().get(run_id)
+    run = wiring.sync_runs().get(run_id)
     assert run is not None and run.kind == "sync_now" and run.totals.examined == 6 and run.ended_at is not None
 
 
-def test_large_shard_is_paged_by_continuations(world: World, wired: RunDeps, queue_url: str,
-                                               lambda_context: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("SYNC_SHARDS", "1")
-    get_settings.cache_clear()
-    monkeypatch.setattr(wired, "shards", 1)
+def test_large_shard_is_paged_by_continuations(one_shard: None, world: World, wired: RunDeps, queue_url: str,
+                                               lambda_context: Any) -> None:
+    assert wired.shards == 1
     place_many(world, 15, paid_every=100)
     starter.lambda_handler({"scheduled_time": SLOT}, lambda_context)
     handled = drain(queue_url, lambda_context)
     # Pages of 6, 6, 3 keys: 1 shard message + 2 continuations, and 2 + 2 + 1 order messages (≤ 4 keys).
     assert handled == 3 + 5
-    run = SyncRunRepository().get("2026-11-26T12:00")
+    run = wiring.sync_runs().get("2026-11-26T12:00")
     assert run is not None and run.totals.examined == 15 and run.ended_at is not None
 
 

@@ -10,34 +10,25 @@ import boto3
 import pytest
 
 from functions.seller_api import app as seller_api
-from functions.seller_api import routes_sync
 from local.apigw import http_event
-from shared.data.shops import clear_secret_cache, put_shop_secrets
-from shared.data.sync_runs import SyncRunRepository
+from shared import wiring
 from shared.logic.auth import hash_token
-from shared.logic.sync import parse_message, process_message
-from shared.settings import get_settings
+from shared.logic.sync_now import INLINE_MAX, SyncNow, SyncNowLimits
+from shared.logic.sync_runs import parse_message, process_message
 from tests.sync.conftest import APP_KEY, APP_SECRET, BOTTLE_BLACK, World
 
 
 @pytest.fixture
-def api(world: World, queue_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
-    """The seller API configured as deployed: gateway URL and queue from env, app key/secret from Secrets Manager."""
-    monkeypatch.setenv("ALIEXPRESS_GATEWAY_URL", world.sim.url)
-    monkeypatch.setenv("SYNC_QUEUE_URL", queue_url)
-    monkeypatch.setenv("ALIEXPRESS_CALLS_PER_SECOND", "200")
-    get_settings.cache_clear()
-    boto3.client("secretsmanager").create_secret(Name=get_settings().app_secret_name, SecretString=json.dumps(
+def api(world: World, queue_url: str) -> Iterator[dict[str, str]]:
+    """The seller API configured as deployed: gateway URL and queue from its settings, app key/secret from
+    Secrets Manager; everything else built by the wiring."""
+    wiring.override("settings", wiring.settings().model_copy(update={
+        "aliexpress_gateway_url": world.sim.url, "sync_queue_url": queue_url, "aliexpress_calls_per_second": 200}))
+    boto3.client("secretsmanager").create_secret(Name=wiring.settings().app_secret_name, SecretString=json.dumps(
         {"aliexpress_app_key": APP_KEY, "aliexpress_app_secret": APP_SECRET, "state_signing_key": "k" * 32}))
-    put_shop_secrets(world.shop, {"webhook_secret": "whsec-demo", "api_token_sha256": hash_token("tok-demo")})
-    put_shop_secrets("other-store", {"webhook_secret": "whsec-o", "api_token_sha256": hash_token("tok-other")})
-    clear_secret_cache()
-    routes_sync.syncer.cache_clear()
-    routes_sync.gate.cache_clear()
+    wiring.shop_secrets().put(world.shop, {"webhook_secret": "whsec-demo", "api_token_sha256": hash_token("tok-demo")})
+    wiring.shop_secrets().put("other-store", {"webhook_secret": "whsec-o", "api_token_sha256": hash_token("tok-other")})
     yield {world.shop: "tok-demo", "other-store": "tok-other"}
-    # Cached per container: they hold this test's moto clients.
-    routes_sync.syncer.cache_clear()
-    routes_sync.gate.cache_clear()
 
 
 def call(context: Any, path: str, token: str) -> tuple[int, dict[str, Any], dict[str, str]]:
@@ -68,9 +59,10 @@ def test_sync_now_errors(world: World, api: dict[str, str], lambda_context: Any)
 
 
 def test_per_shop_limit_answers_429_without_starving_other_shops(world: World, api: dict[str, str],
-                                                                 lambda_context: Any,
-                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(routes_sync, "ORDER_SYNCS_PER_MINUTE", 2)
+                                                                 lambda_context: Any) -> None:
+    wiring.override("sync_now", SyncNow(wiring.orders(), wiring.order_syncer(), wiring.interval_gate(),
+                                        wiring.sync_now_order_limit(), None,
+                                        limits=SyncNowLimits(order_syncs_per_minute=2)))
     order = world.place([(BOTTLE_BLACK, 1)])
     path = f"/shops/{world.shop}/orders/{order.order_id}/sync"
     results = [call(lambda_context, path, api[world.shop]) for _ in range(3)]
@@ -95,15 +87,15 @@ def test_sync_small_shop_inline_then_429(world: World, api: dict[str, str], lamb
 
 def test_sync_big_shop_is_queued(world: World, api: dict[str, str], queue_url: str, run_deps: Any,
                                  lambda_context: Any) -> None:
-    for _ in range(routes_sync.INLINE_MAX + 3):
+    for _ in range(INLINE_MAX + 3):
         world.place([(BOTTLE_BLACK, 1)], pay=True)
     status, body, _ = call(lambda_context, f"/shops/{world.shop}/sync", api[world.shop])
-    assert status == 202 and body["mode"] == "queued" and body["orders"] == routes_sync.INLINE_MAX + 3
+    assert status == 202 and body["mode"] == "queued" and body["orders"] == INLINE_MAX + 3
     sqs = boto3.client("sqs")
     while batch := sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", []):
         for m in batch:
             process_message(run_deps, parse_message(m["Body"]))
             sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=m["ReceiptHandle"])
-    run = SyncRunRepository().get(body["run_id"])
+    run = wiring.sync_runs().get(body["run_id"])
     assert run is not None and run.ended_at is not None
-    assert run.totals.examined == routes_sync.INLINE_MAX + 3 == run.totals.changed
+    assert run.totals.examined == INLINE_MAX + 3 == run.totals.changed

@@ -15,10 +15,9 @@ from moto.ses.models import ses_backends
 
 from functions.notify_customer import app as notify_app
 from functions.push_tracking import app as push_app
-from shared.data.orders import OrderRepository
-from shared.data.shops import ShopRepository, ShopSettings
+from shared import wiring
 from shared.models.order import Customer, LineItem, Order, OrderStatus, Package, PackageLine
-from shared.settings import get_settings
+from shared.models.shop import ShopSettings
 from shared.shopbase.throttle import reset_throttles, throttle_for
 from simulators.shopbase.server import ShopBaseSimulator
 from tests.tracking.streams import Mapping, StreamTap
@@ -42,22 +41,25 @@ def sim() -> Iterator[ShopBaseSimulator]:
     simulator.stop()
 
 
+def client_options(sleep: Any = fast_sleep, **options: Any) -> dict[str, Any]:
+    """ShopBase client options for the tests: short timeouts and backoff."""
+    return {"timeout": (0.5, 0.5), "backoff_base": 0.01, "sleep": sleep, **options}
+
+
 @pytest.fixture
 def env(shop: str, sim: ShopBaseSimulator, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Settings point at the simulator; the client's bucket mirrors the simulator's; SES sender verified."""
     monkeypatch.setenv("SHOPBASE_BASE_URL", f"{sim.url}/shops/{{shop}}")
-    get_settings.cache_clear()
-    reset_throttles()
+    monkeypatch.setenv("PUSH_MAX_ATTEMPTS", "4")
+    monkeypatch.setenv("NOTIFY_MAX_ATTEMPTS", "4")
+    wiring.reset()
+    wiring.override("shopbase_client_options", client_options())
     throttle_for(sim.shop_url(SHOP), capacity=30, leak_rate=1000.0)
-    push_app.configure(max_attempts=4, client={"timeout": (0.5, 0.5), "backoff_base": 0.01, "sleep": fast_sleep})
-    notify_app.configure(max_attempts=4)
     boto3.client("ses").verify_domain_identity(Domain=SENDER_DOMAIN)
-    ShopRepository().put_settings(ShopSettings(shop=SHOP, sender_email=SENDER, notify_customer=False))
+    wiring.shops().put_settings(ShopSettings(shop=SHOP, sender_email=SENDER, notify_customer=False))
     yield
+    wiring.reset()
     reset_throttles()
-    push_app.configure(max_attempts=4, client={})
-    notify_app.configure(max_attempts=4)
-    get_settings.cache_clear()
 
 
 @pytest.fixture
@@ -103,8 +105,7 @@ def package(tracking: str, lines: list[tuple[str, int]], carrier: str = "YunExpr
 
 def save(order: Order) -> Order:
     """Insert the order (as the webhook would), as a separate write from its packages."""
-    repo = OrderRepository()
-    stored = repo.mutate(order.shop, order.order_id, lambda current: order.model_copy(deep=True),
+    stored = wiring.orders().mutate(order.shop, order.order_id, lambda current: order.model_copy(deep=True),
                          assume_absent=True).order
     assert stored is not None
     return stored
@@ -117,7 +118,7 @@ def ship(order_id: str, *packages: Package) -> Order:
         current.packages.extend(p.model_copy(deep=True) for p in packages)
         return current
 
-    stored = OrderRepository().mutate(SHOP, order_id, change).order
+    stored = wiring.orders().mutate(SHOP, order_id, change).order
     assert stored is not None
     return stored
 

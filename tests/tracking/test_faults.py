@@ -14,12 +14,11 @@ from typing import Any
 
 from botocore.exceptions import ClientError, EndpointConnectionError
 
-from functions.notify_customer import app as notify_app
-from functions.push_tracking import app as push_app
-from shared.data.orders import OrderRepository
+from shared import wiring
+from shared.data.mail import SesMailer, ses_client
 from shared.models.order import OrderStatus, Package
 from simulators.shopbase.server import ShopBaseSimulator
-from tests.tracking.conftest import SHOP, all_lines, fast_sleep, our_order, package, save, sent_emails
+from tests.tracking.conftest import SHOP, all_lines, client_options, our_order, package, save, sent_emails
 from tests.tracking.streams import Mapping, StreamTap, pump
 
 ORDERS = int(os.environ.get("FAULT_ORDERS", "200"))
@@ -54,12 +53,12 @@ def test_200_orders_under_faults(env: None, sim: ShopBaseSimulator, tap: StreamT
     rng = random.Random(2026)
     # Delivered again until they succeed: no retry cap in the mapping nor in the code for this test.
     push.max_retries = notify.max_retries = 10_000
-    push_app.configure(max_attempts=10_000,
-                       client={"timeout": (0.5, 0.15), "backoff_base": 0.01, "max_retries": 3, "sleep": fast_sleep})
-    notify_app.configure(max_attempts=10_000)
-    notify_app.mailer()._sleep = lambda _: None
+    wiring.override("settings", wiring.settings().model_copy(update={"push_max_attempts": 10_000,
+                                                                     "notify_max_attempts": 10_000}))
+    wiring.override("shopbase_client_options", client_options(timeout=(0.5, 0.15), max_retries=3))
+    wiring.override("mailer", SesMailer(ses_client(), sleep=lambda _: None))
     ses_faults = SesFaults(0.10, seed=5)
-    notify_app.mailer().client.meta.events.register("before-call.ses.SendEmail", ses_faults)
+    wiring.mailer().client.meta.events.register("before-call.ses.SendEmail", ses_faults)
 
     shipped: dict[str, list[Package]] = {}
     stores = [sim.make_order(SHOP, n_items=rng.choice((1, 1, 2, 3)), paid=True, emit=False) for _ in range(ORDERS)]
@@ -87,7 +86,7 @@ def test_200_orders_under_faults(env: None, sim: ShopBaseSimulator, tap: StreamT
     elapsed = time.monotonic() - started
 
     stats = sim.stats()["shops"][SHOP]
-    repo = OrderRepository()
+    repo = wiring.orders()
     emails = Counter(number for mail in sent_emails() for number in _tracking_numbers(mail.body))
     healthy = [oid for oid in shipped if oid not in deleted | bad_carrier]
     for order_id in healthy:

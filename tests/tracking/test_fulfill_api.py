@@ -9,8 +9,7 @@ import pytest
 
 from functions.seller_api import app as seller_api
 from local.apigw import http_event
-from shared.data.orders import OrderRepository
-from shared.data.shops import put_shop_secrets
+from shared import wiring
 from shared.logic.auth import hash_token
 from shared.models.order import OrderStatus
 from simulators.shopbase.server import ShopBaseSimulator
@@ -22,7 +21,7 @@ TOKEN = "tok-demo"
 
 @pytest.fixture
 def token(env: None) -> str:
-    put_shop_secrets(SHOP, {"webhook_secret": "whsec-demo", "shopbase_access_token": "sbtok",
+    wiring.shop_secrets().put(SHOP, {"webhook_secret": "whsec-demo", "shopbase_access_token": "sbtok",
                             "api_token_sha256": hash_token(TOKEN)})
     return TOKEN
 
@@ -53,7 +52,7 @@ def test_manual_fulfillment_is_pushed_and_emailed_once(token: str, sim: ShopBase
     pump(tap, push, notify)
     created = sim.get_order(SHOP, int(order.order_id))["fulfillments"]
     assert sorted(f["tracking_number"] for f in created) == ["MAN000000001", "MAN000000002"]
-    stored = OrderRepository().get(SHOP, order.order_id)
+    stored = wiring.orders().get(SHOP, order.order_id)
     assert stored is not None and stored.status is OrderStatus.FULFILLED
     assert len(sent_emails()) == 2
     status, body = fulfill(lambda_context, order.order_id, {"tracking_number": "MAN000000003", "carrier": "UPS"})
@@ -105,13 +104,13 @@ def test_refused_carrier_is_fixed_by_fulfilling_again(token: str, sim: ShopBaseS
     order = save(our_order(store))
     assert fulfill(lambda_context, order.order_id, {"tracking_number": "MAN3000001", "carrier": "Bogus Post"})[0] == 202
     pump(tap, push, notify)
-    failed = OrderRepository().get(SHOP, order.order_id)
+    failed = wiring.orders().get(SHOP, order.order_id)
     assert failed is not None and failed.status is OrderStatus.FAILED
     assert failed.reason_code == "push_invalid_carrier"
     status, body = fulfill(lambda_context, order.order_id, {"tracking_number": "MAN3000001", "carrier": "USPS"})
     assert status == 202 and body["outcome"] == "retrying"
     pump(tap, push, notify)
-    fixed = OrderRepository().get(SHOP, order.order_id)
+    fixed = wiring.orders().get(SHOP, order.order_id)
     assert fixed is not None and fixed.status is OrderStatus.FULFILLED and fixed.reason is None
     assert [f["tracking_company"] for f in sim.get_order(SHOP, int(order.order_id))["fulfillments"]] == ["USPS"]
     assert len(sent_emails()) == 1
@@ -124,5 +123,5 @@ def test_items_covered_by_pending_packages_cannot_be_fulfilled_again(token: str,
     assert fulfill(lambda_context, order.order_id, {"tracking_number": "MAN4000001", "carrier": "USPS"})[0] == 202
     status, body = fulfill(lambda_context, order.order_id, {"tracking_number": "MAN4000002", "carrier": "USPS"})
     assert status == 409 and "already has a tracking number" in body["error"]
-    stored = OrderRepository().get(SHOP, order.order_id)
+    stored = wiring.orders().get(SHOP, order.order_id)
     assert stored is not None and [p.tracking_number for p in stored.packages] == ["MAN4000001"]

@@ -8,11 +8,9 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
-from functions.notify_customer import app as notify_app
-from shared.data.notifications import DeliveryLedger, EmailStatus
-from shared.data.orders import OrderRepository
-from shared.data.shops import ShopRepository
-from shared.logic.notify import render_tracking_email
+from shared import wiring
+from shared.data.mail import SesMailer, ses_client
+from shared.data.notifications import EmailStatus
 from simulators.shopbase.server import ShopBaseSimulator
 from tests.tracking.conftest import (
     SENDER,
@@ -29,7 +27,7 @@ from tests.tracking.streams import Mapping, StreamTap, pump
 
 
 def _stored(order_id: str) -> Any:
-    found = OrderRepository().get(SHOP, order_id)
+    found = wiring.orders().get(SHOP, order_id)
     assert found is not None
     return found
 
@@ -54,28 +52,13 @@ def test_email_per_package_with_its_items_carrier_and_link(env: None, sim: ShopB
     assert "China Post" in second.body and "https://t.17track.net/en#nums=LP000000001002" in second.body
     stored = _stored(order.order_id)
     assert all(p.notified_at is not None and p.notify_error is None for p in stored.packages)
-    record = DeliveryLedger().get_email(SHOP, order.order_id, "YT000000001001")
+    record = wiring.delivery_ledger().get_email(SHOP, order.order_id, "YT000000001001")
     assert record is not None and record.status == EmailStatus.SENT and record.message_id
-
-
-def test_plain_text_part_and_escaping() -> None:
-    from datetime import UTC, datetime
-
-    from shared.models.order import Customer, LineItem, Order, OrderStatus
-
-    order = Order(shop=SHOP, order_id="1", name="#1001", status=OrderStatus.FULFILLED,
-                  created_at=datetime(2026, 1, 1, tzinfo=UTC), customer=Customer(first_name="<Bob>"),
-                  line_items=[LineItem(id="9", title="Mug & <Cup>", variant_title="Red", quantity=2)])
-    email = render_tracking_email(order, package("YT000000009999", [("9", 2)], url="javascript:alert(1)"))
-    assert "2 x Mug & <Cup> (Red)" in email.text and "YT000000009999" in email.text
-    assert "Mug &amp; &lt;Cup&gt;" in email.html and "<Bob>" not in email.html
-    assert "javascript:" not in email.html  # only http(s) links; else the universal tracking page
-    assert email.subject == "Your order #1001 is on its way"
 
 
 def test_shop_switched_our_email_off(env: None, sim: ShopBaseSimulator, tap: StreamTap, push: Mapping,
                                      notify: Mapping) -> None:
-    ShopRepository().update_settings(SHOP, send_tracking_email=False)
+    wiring.shops().update_settings(SHOP, send_tracking_email=False)
     store = store_order(sim, n_items=1)
     order = save(our_order(store))
     ship(order.order_id, package("YT000000002001", all_lines(store)))
@@ -93,13 +76,13 @@ def test_rejected_address_is_recorded_not_retried(env: None, sim: ShopBaseSimula
     def reject(params: dict[str, Any], **_: Any) -> None:
         raise ClientError({"Error": {"Code": "MessageRejected", "Message": "Address blacklisted."}}, "SendEmail")
 
-    notify_app.mailer().client.meta.events.register("before-call.ses.SendEmail", reject)
+    wiring.mailer().client.meta.events.register("before-call.ses.SendEmail", reject)
     ship(order.order_id, package("YT000000003001", all_lines(store)))
     pump(tap, push, notify)
     stored = _stored(order.order_id)
     assert "MessageRejected" in (stored.packages[0].notify_error or "")
     assert notify.function_errors == 0 and notify.on_failure == []
-    record = DeliveryLedger().get_email(SHOP, order.order_id, "YT000000003001")
+    record = wiring.delivery_ledger().get_email(SHOP, order.order_id, "YT000000003001")
     assert record is not None and record.status == EmailStatus.REJECTED
 
 
@@ -116,9 +99,8 @@ def test_ses_failures_that_sent_nothing_are_retried_to_exactly_one(env: None, si
             raise ClientError({"Error": {"Code": code[0], "Message": "try later"},
                                "ResponseMetadata": {"HTTPStatusCode": code[1]}}, "SendEmail")
 
-    notify_app.configure()
-    notify_app.mailer()._sleep = lambda _: None
-    notify_app.mailer().client.meta.events.register("before-call.ses.SendEmail", flaky)
+    wiring.override("mailer", SesMailer(ses_client(), sleep=lambda _: None))
+    wiring.mailer().client.meta.events.register("before-call.ses.SendEmail", flaky)
     ship(order.order_id, package("YT000000004001", all_lines(store)))
     pump(tap, push, notify)
     assert len(sent_emails()) == 1
@@ -140,7 +122,7 @@ def test_crash_between_send_and_mark_never_sends_twice(env: None, sim: ShopBaseS
             raise RuntimeError("Lambda died here")
 
     # The ledger's UpdateItem that marks the claim "sent" fails once, after SES accepted the email.
-    DeliveryLedger()._table.meta.client.meta.events.register("before-call.dynamodb.UpdateItem", crash_on_mark)
+    wiring.delivery_ledger()._table.meta.client.meta.events.register("before-call.dynamodb.UpdateItem", crash_on_mark)
     ship(order.order_id, package("YT000000005001", all_lines(store)))
     pump(tap, push, notify)
     assert crashed and len(sent_emails()) == 1
@@ -164,7 +146,7 @@ def test_without_customer_email_or_sender(env: None, sim: ShopBaseSimulator, tap
 
 def test_unverified_sender_is_a_rejection(env: None, sim: ShopBaseSimulator, tap: StreamTap, push: Mapping,
                                           notify: Mapping) -> None:
-    ShopRepository().update_settings(SHOP, sender_email="noreply@unverified.example.net")
+    wiring.shops().update_settings(SHOP, sender_email="noreply@unverified.example.net")
     store = store_order(sim, n_items=1)
     order = save(our_order(store))
     ship(order.order_id, package("YT000000007001", all_lines(store)))
@@ -183,11 +165,11 @@ def test_ses_down_gives_up_with_the_reason_on_the_package(env: None, sim: ShopBa
         raise ClientError({"Error": {"Code": "ServiceUnavailable", "Message": "down"},
                            "ResponseMetadata": {"HTTPStatusCode": 503}}, "SendEmail")
 
-    notify_app.mailer().client.meta.events.register("before-call.ses.SendEmail", down)
+    wiring.mailer().client.meta.events.register("before-call.ses.SendEmail", down)
     ship(order.order_id, package("YT000000008001", all_lines(store)))
     pump(tap, push, notify)
     stored = _stored(order.order_id)
     assert "kept failing" in (stored.packages[0].notify_error or "")
     assert sent_emails() == [] and notify.on_failure == []
     # The claim was given back each time (nothing was sent), so nothing blocks a later resend.
-    assert DeliveryLedger().get_email(SHOP, order.order_id, "YT000000008001") is None
+    assert wiring.delivery_ledger().get_email(SHOP, order.order_id, "YT000000008001") is None

@@ -5,12 +5,21 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from functions.push_tracking import app as push_app
-from shared.data.orders import OrderRepository
+from shared import wiring
 from shared.models.order import OrderStatus
 from shared.shopbase.throttle import reset_throttles, throttle_for
 from simulators.shopbase.server import ShopBaseSimulator
-from tests.tracking.conftest import SHOP, all_lines, our_order, package, save, sent_emails, ship, store_order
+from tests.tracking.conftest import (
+    SHOP,
+    all_lines,
+    client_options,
+    our_order,
+    package,
+    save,
+    sent_emails,
+    ship,
+    store_order,
+)
 from tests.tracking.streams import Mapping, StreamTap, pump
 
 
@@ -37,7 +46,7 @@ def test_one_fulfillment_per_package_then_fulfilled(env: None, sim: ShopBaseSimu
     assert by_number["YT000000000001"]["tracking_url"] == "https://track.example/YT1"
     assert by_number["LP000000000002"]["tracking_company"] == "China Post"
     assert all(f["notify_customer"] is False for f in created)  # the shop's setting
-    stored = OrderRepository().get(SHOP, order.order_id)
+    stored = wiring.orders().get(SHOP, order.order_id)
     assert stored is not None and stored.status is OrderStatus.FULFILLED
     assert stored.history[-1].cause == "all_pushed"
     assert {p.fulfillment_id for p in stored.packages} == {str(f["id"]) for f in created}
@@ -52,7 +61,7 @@ def test_partial_shipment_stays_in_its_tab(env: None, sim: ShopBaseSimulator, ta
     order = save(our_order(store))
     ship(order.order_id, package("YT000000000011", [(a_id, a_qty)]))
     pump(tap, push, notify)
-    stored = OrderRepository().get(SHOP, order.order_id)
+    stored = wiring.orders().get(SHOP, order.order_id)
     assert stored is not None and stored.status is OrderStatus.AWAITING_SHIPMENT
     assert len(fulfillments(sim, order.order_id)) == 1
     assert sim.get_order(SHOP, int(order.order_id))["fulfillment_status"] == "partial"
@@ -92,7 +101,7 @@ def test_timeout_after_the_store_applied_it_is_not_pushed_twice(env: None, sim: 
     pump(tap, push, notify)
     created = fulfillments(sim, order.order_id)
     assert len(created) == 1
-    stored = OrderRepository().get(SHOP, order.order_id)
+    stored = wiring.orders().get(SHOP, order.order_id)
     assert stored is not None and stored.status is OrderStatus.FULFILLED
     assert stored.packages[0].fulfillment_id == str(created[0]["id"])
     assert stored.attention is None  # the "retrying" flag is cleared once it worked
@@ -123,7 +132,7 @@ def test_unhealable_refusals_fail_the_order_with_a_reason(env: None, sim: ShopBa
     ship(str(by_hand_same["id"]), package("YT000000000403", all_lines(by_hand_same)))
     ship(str(by_hand_other["id"]), package("YT000000000404", all_lines(by_hand_other)))
     pump(tap, push, notify)
-    repo = OrderRepository()
+    repo = wiring.orders()
 
     def stored(store: dict[str, Any]) -> Any:
         found = repo.get(SHOP, str(store["id"]))
@@ -156,13 +165,13 @@ def test_shopbase_down_gives_up_on_the_order_not_on_the_shard(env: None, sim: Sh
     sim.clear_faults()
     ship(str(fine["id"]), package("YT000000000502", all_lines(fine)))
     pump(tap, push, notify)
-    failed = OrderRepository().get(SHOP, str(down["id"]))
+    failed = wiring.orders().get(SHOP, str(down["id"]))
     assert failed is not None and failed.status is OrderStatus.FAILED
     assert failed.reason_code == "push_unavailable" and "kept failing" in (failed.reason or "")
     # The record was retried (4 failed deliveries), then consumed with the failure on the order:
     # the shard moved on and nothing had to go to the on-failure queue.
     assert push.on_failure == []
-    fulfilled = OrderRepository().get(SHOP, str(fine["id"]))
+    fulfilled = wiring.orders().get(SHOP, str(fine["id"]))
     assert fulfilled is not None and fulfilled.status is OrderStatus.FULFILLED
 
 
@@ -190,7 +199,7 @@ def test_leaky_bucket_429s_are_waited_out(env: None, sim: ShopBaseSimulator, tap
     # The store allows a burst of 1 and 4 requests/s; our client believes in a much larger bucket, so its
     # POST right after the GET meets a real 429 and must wait Retry-After and retry.
     sim.set_rate_limit(SHOP, burst=1, leak_rate=4.0)
-    push_app.configure(client={"timeout": (0.5, 0.5), "backoff_base": 0.01, "sleep": time.sleep})
+    wiring.override("shopbase_client_options", client_options(sleep=time.sleep))
     reset_throttles()
     throttle_for(sim.shop_url(SHOP), capacity=1000, leak_rate=1000.0)
     stores = [store_order(sim, n_items=1) for _ in range(5)]
@@ -206,7 +215,7 @@ def test_leaky_bucket_429s_are_waited_out(env: None, sim: ShopBaseSimulator, tap
 def test_client_bucket_matching_the_store_meets_no_429(env: None, sim: ShopBaseSimulator, tap: StreamTap,
                                                        push: Mapping, notify: Mapping) -> None:
     sim.set_rate_limit(SHOP, burst=6, leak_rate=40.0)
-    push_app.configure(client={"timeout": (0.5, 0.5), "backoff_base": 0.01, "sleep": time.sleep})
+    wiring.override("shopbase_client_options", client_options(sleep=time.sleep))
     reset_throttles()
     throttle_for(sim.shop_url(SHOP), capacity=6, leak_rate=40.0)
     stores = [store_order(sim, n_items=1) for _ in range(10)]

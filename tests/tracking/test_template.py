@@ -43,9 +43,9 @@ def test_stream_consumer_wiring(template: dict[str, Any], function_id: str) -> N
     pattern = json.loads(esm["FilterCriteria"]["Filters"][0]["Pattern"])
     assert counter in pattern["dynamodb"]["NewImage"]
     # Our own retry cap gives up (and records the failure on the order) before Lambda's does.
-    from shared.logic import notify, tracking_push
+    from shared.settings import Settings
 
-    cap = tracking_push.DEFAULT_MAX_ATTEMPTS if folder == "push_tracking" else notify.DEFAULT_MAX_ATTEMPTS
+    cap = Settings.model_fields["push_max_attempts" if folder == "push_tracking" else "notify_max_attempts"].default
     assert cap <= esm["MaximumRetryAttempts"] + 1
     alarms = [r for r in resources.values() if r["Type"] == "AWS::CloudWatch::Alarm"
               and {"Name": "QueueName", "Value": {"Fn::GetAtt": [queue, "QueueName"]}}

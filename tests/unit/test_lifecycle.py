@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from shared.lifecycle import TRANSITIONS, Event, IllegalTransition, is_allowed, transition
+from shared.lifecycle import TRANSITIONS, Event, IllegalTransition, begin, is_allowed, transition
 from shared.models.order import MAX_HISTORY, Order, OrderStatus
 
 STATUSES = list(OrderStatus)
@@ -46,8 +46,22 @@ def test_new_orders_start_only_from_store_events() -> None:
     assert not is_allowed(None, OrderStatus.AWAITING_PAYMENT, Event.ORDER_PLACED)
 
 
+@pytest.mark.parametrize("target", STATUSES)
+def test_a_new_order_begins_only_as_the_table_allows(target: OrderStatus) -> None:
+    allowed = TRANSITIONS.get((None, target), frozenset())
+    for event in Event:
+        order = _order(target)
+        if event in allowed:
+            started = begin(order, event)
+            assert started.status is target and order.history == []  # the input is not changed
+            assert [(h.from_status, h.to_status, h.cause) for h in started.history] == [(None, target, event.value)]
+        else:
+            with pytest.raises(IllegalTransition):
+                begin(order, event)
+
+
 def test_history_is_bounded_and_keeps_the_first_entry() -> None:
-    order = _order(OrderStatus.AWAITING_ORDER)
+    order = begin(_order(OrderStatus.AWAITING_ORDER), Event.CUSTOMER_PAID)
     order = transition(order, OrderStatus.FAILED, Event.PLACEMENT_FAILED)
     first = order.history[0]
     for _ in range(MAX_HISTORY):

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from shared.aliexpress.models import TradeOrder
-from shared.data.links import Link
-from shared.logic.sync import child_line_ids
+from shared.logic.order_sync import child_line_ids
 from shared.models.order import LineItem, Order, OrderStatus
+from shared.models.shop import Link
 
 
 def test_child_orders_map_to_store_line_items_through_links() -> None:
