@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import botocore.loaders
 import pytest
 from moto import mock_aws
 from moto.core.botocore_stubber import BotocoreStubber
@@ -47,6 +48,36 @@ def _serial_moto_call(self: BotocoreStubber, event_name: str, request: Any, **kw
 
 
 BotocoreStubber.__call__ = _serial_moto_call  # type: ignore[method-assign]
+
+# mock_aws() gives every test a fresh boto3 session, and each session's loader parses botocore's service
+# models (several MB of JSON) again: half of a moto test's setup. The files do not change during a run, so
+# one parse per process serves every session (botocore treats loaded models as read-only; its extras
+# merge is idempotent).
+_load_file = botocore.loaders.JSONFileLoader.load_file
+_parsed_files: dict[str, Any] = {}
+
+
+def _load_file_once(self: botocore.loaders.JSONFileLoader, file_path: str) -> Any:
+    if file_path not in _parsed_files:
+        _parsed_files[file_path] = _load_file(self, file_path)
+    return _parsed_files[file_path]
+
+
+botocore.loaders.JSONFileLoader.load_file = _load_file_once  # type: ignore[method-assign]
+
+# The same for the directory walk that lists the services botocore knows (once per session otherwise).
+_list_services = botocore.loaders.Loader.list_available_services
+_service_lists: dict[tuple[tuple[str, ...], str], list[str]] = {}
+
+
+def _list_services_once(self: botocore.loaders.Loader, type_name: str) -> list[str]:
+    key = (tuple(self.search_paths), type_name)
+    if key not in _service_lists:
+        _service_lists[key] = _list_services(self, type_name)
+    return list(_service_lists[key])
+
+
+botocore.loaders.Loader.list_available_services = _list_services_once  # type: ignore[method-assign]
 
 
 @dataclass
