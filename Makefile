@@ -3,15 +3,26 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+LOCAL_STAMP := $(VENV)/.installed-local
 export AWS_ACCOUNT_ID_ENDPOINT_MODE := disabled
+# Let Python cache compiled modules: the test run's workers and the local stacks it starts import the same code.
+unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: install lint typecheck imports cfn-lint unit test demo run build build-check clean bench
+.PHONY: install lint typecheck imports cfn-lint sam-validate checkov unit test demo run build build-check deploy clean bench
 
-$(STAMP): pyproject.toml requirements.lock
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -c requirements.lock -e '.[dev]'
-	touch $(STAMP)
+# The local runtime needs only the [local] extra (what `make demo` / `make run` install, with progress);
+# the tests add the dev tools on top.
+$(LOCAL_STAMP): pyproject.toml requirements.lock
+	@echo "Setting up $(VENV) for the local runtime (first run only; later runs skip this)..."
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --progress-bar on --upgrade pip
+	$(BIN)/pip install --progress-bar on -c requirements.lock -e '.[local]'
+	touch $@
+
+$(STAMP): $(LOCAL_STAMP)
+	@echo "Adding the test tools to $(VENV)..."
+	$(BIN)/pip install --progress-bar on -c requirements.lock -e '.[dev]'
+	touch $@
 
 install: $(STAMP)
 
@@ -30,12 +41,13 @@ cfn-lint: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest -q -p no:randomly -n 2 --dist loadfile --durations=15
 
-test: lint typecheck imports cfn-lint unit
+# sam-validate and checkov use their own tool venvs (below): each pins libraries the project's .venv cannot share.
+test: lint typecheck imports cfn-lint sam-validate checkov unit
 
-demo: $(STAMP)
+demo: $(LOCAL_STAMP)
 	$(BIN)/dropship demo
 
-run: $(STAMP)
+run: $(LOCAL_STAMP)
 	$(BIN)/dropship run
 
 bench: $(STAMP)
@@ -45,6 +57,7 @@ bench: $(STAMP)
 # `sam build` calls build-<LogicalId> with ARTIFACTS_DIR; each function gets shared/, its own folder and
 # the runtime dependencies for python3.13/arm64 (pip --platform: no Docker, any local Python).
 SAM_VENV := .venv-sam
+SAM := SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam
 LAMBDA_PIP := --platform manylinux2014_aarch64 --implementation cp --python-version 3.13 --only-binary=:all:
 
 define lambda_artifact
@@ -86,12 +99,40 @@ $(SAM_VENV)/.installed:
 	$(SAM_VENV)/bin/pip install --quiet aws-sam-cli==1.170.0
 	touch $@
 
+# The template as SAM reads it (transform + its bundled cfn-lint); no AWS account needed.
+sam-validate: $(SAM_VENV)/.installed
+	$(SAM) validate --lint --template-file infra/template.yaml --region us-east-1
+
+# Security checks of the template; every suppression is in the template with its reason (Metadata: checkov).
+# Under .venv-sam/ (ignored by git, removed by `make clean`); pinned by infra/checkov.lock.
+CHECKOV_VENV := $(SAM_VENV)/checkov
+
+$(CHECKOV_VENV)/.installed: infra/checkov.lock
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet -c infra/checkov.lock checkov
+	touch $@
+
+checkov: $(CHECKOV_VENV)/.installed
+	$(CHECKOV_VENV)/bin/checkov --file infra/template.yaml --framework cloudformation --compact --quiet \
+	  --skip-download
+
 build: $(SAM_VENV)/.installed
-	$(SAM_VENV)/bin/sam build --template-file infra/template.yaml --build-dir .aws-sam/build \
+	$(SAM) build --template-file infra/template.yaml --build-dir .aws-sam/build \
 	  --build-in-source --parallel
 
 build-check: build $(STAMP)
 	$(BIN)/python infra/check_artifacts.py .aws-sam/build
+
+# ---------------------------------------------------------------- deploy (docs/deploy.md)
+# make deploy STAGE=dev: check the stage's section of infra/samconfig.toml, build and check every artifact,
+# then `sam deploy` with that section (boto3/AWS CLI default credentials and region).
+STAGE ?=
+
+deploy: $(STAMP) $(SAM_VENV)/.installed
+	@test -n "$(STAGE)" || { echo "usage: make deploy STAGE=<stage>  (a section of infra/samconfig.toml: dev, prod)"; exit 2; }
+	$(BIN)/python infra/deploy_config.py $(STAGE)
+	$(MAKE) build-check
+	$(SAM) deploy --config-file infra/samconfig.toml --config-env $(STAGE)
 
 clean:
 	rm -rf .aws-sam $(VENV) $(SAM_VENV)

@@ -8,12 +8,19 @@ other paths: never paid (Pending), cancelled in the store (Canceled), impossible
 Each step needs some of the template's functions; a step whose function is not in infra/template.yaml yet is
 reported as skipped and the final check covers what was played. Exit 0 only when every order is where the
 story says it must be.
+
+Told in store orders (one store order may need several AliExpress orders): a live line while each step runs
+(its seconds and what it waits for), then what it did and the tab counts; at the end a one-screen summary:
+tab counts, where each placed order went (in the request / by the place_orders worker / failed, why),
+fulfillments, emails, failed orders with their reasons, and the URLs to look at.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -21,10 +28,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import requests
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
 
+from local.ses_outbox import read_backend
 from local.stack import Stack, StackConfig
-from local.world import SellerApi, ShopHandle, has_route, onboard
+from local.stack_client import SellerApi, place_orders, time_travel_env, where_queued_orders_went
+from local.views import TAB_NAMES, LiveLine, counts_change, counts_line, placement_sentence
+from local.world import ShopHandle, has_route, onboard
 
 SHOP = "demo-store"
 
@@ -68,13 +80,20 @@ class Demo:
     api: SellerApi | None
     rng: random.Random
     variants: list[Variant]
-    expected: dict[str, str] = field(default_factory=dict)  # order id -> tab it must be in now
-    roles: dict[str, str] = field(default_factory=dict)  # order id -> role in the story
-    ae_orders: dict[str, list[str]] = field(default_factory=dict)  # order id -> AliExpress order ids
+    expected: dict[str, str] = field(default_factory=dict)  # store order id -> tab it must be in now
+    roles: dict[str, str] = field(default_factory=dict)  # store order id -> role in the story
+    names: dict[str, str] = field(default_factory=dict)  # store order id -> its name (#1001)
+    ae_orders: dict[str, list[str]] = field(default_factory=dict)  # store order id -> AliExpress order ids
+    placement: list[dict[str, Any]] = field(default_factory=list)  # per store order: answer and where it went
+    fulfillments: int = 0
+    packages: int = 0
+    emails: int | None = None  # None: no notify function in the template
+    final: dict[str, str] = field(default_factory=dict)  # store order id -> its tab when the story ended
     played: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     verbose: bool = False
+    line: LiveLine | None = None  # the running step's live line
 
     # ---------------------------------------------------------------- capabilities of the template
     def handlers(self) -> set[str]:
@@ -105,31 +124,21 @@ class Demo:
             if not cursor:
                 return found
 
+    def note(self, detail: str) -> None:
+        """What the running step is doing now (shown on its live line)."""
+        if self.line is not None:
+            self.line.update(detail=detail)
+
     def settle(self, what: str) -> None:
+        self.note(f"waiting for webhooks, streams and queues to settle ({what})")
         if not self.stack.wait_idle(timeout=90):
             self.problems.append(f"{what}: the stack did not settle within 90 s")
 
     def ids(self, *roles: str) -> list[str]:
         return [oid for oid, role in self.roles.items() if role in roles]
 
-
-def _session() -> requests.Session:
-    session = requests.Session()
-    session.trust_env = False
-    return session
-
-
-def place_orders(api: SellerApi, order_ids: list[str] | None) -> dict[str, Any]:
-    """POST /shops/{shop}/orders/place in chunks the route accepts; returns the merged answer."""
-    results: list[dict[str, Any]] = []
-    chunks = [None] if order_ids is None else [order_ids[i:i + 10] for i in range(0, len(order_ids), 10)]
-    for chunk in chunks:
-        body = {"all": True} if chunk is None else {"order_ids": chunk}
-        response = api.request("POST", f"/shops/{api.shop}/orders/place", json=body, timeout=120)
-        if response.status_code != 200:
-            raise RuntimeError(f"place answered {response.status_code}: {response.text[:300]}")
-        results.extend(response.json().get("results", []))
-    return {"results": results, "summary": dict(Counter(r.get("outcome") for r in results))}
+    def label(self, order_id: str) -> str:
+        return f"{self.names.get(order_id, '')} ({order_id})".strip()
 
 
 # ---------------------------------------------------------------- the story's steps
@@ -145,16 +154,16 @@ def step_products(demo: Demo) -> str:
                                            store_name=f"{variants[0].title} Factory Store",
                                            skus=[{"sku_attr": v.sku_attr, "price": "5.00", "stock": 5000}
                                                  for v in variants])
-    for v in demo.variants:
-        if not v.ae_product_id:
-            continue
+    linked = [v for v in demo.variants if v.ae_product_id]
+    for n, v in enumerate(linked, start=1):
+        demo.note(f"variant {n}/{len(linked)}")
         response = demo.api.request("PUT", f"/shops/{SHOP}/links/{v.variant_id}",
                                     json={"product_id": v.ae_product_id, "sku_attr": v.sku_attr})
         if response.status_code != 200:
             demo.problems.append(f"linking variant {v.variant_id} answered {response.status_code}: "
                                  f"{response.text[:200]}")
-    linked = sum(1 for v in demo.variants if v.ae_product_id)
-    return f"{linked} variants linked to AliExpress SKUs; {UNLINKED[0]!r} left unlinked"
+    return (f"{len(linked)} store variants linked to SKUs of {len(by_product)} AliExpress products; "
+            f"{UNLINKED[0]!r} left unlinked on purpose")
 
 
 def _order_payload(demo: Demo, number: int, *, paid: bool, variants: list[Variant],
@@ -207,13 +216,18 @@ def step_customers_order(demo: Demo, n_orders: int, two_suppliers: int = 1) -> s
     for number, (role, paid) in enumerate(plan, start=1):
         payload = _order_payload(demo, number, paid=paid, variants=_lines_for(demo, role),
                                  bad_address=role == "bad_address")
+        demo.note(f"store order {number}/{len(plan)}")
         demo.stack.shopbase.create_order(SHOP, payload)
-        demo.roles[str(payload["id"])] = role
-        demo.expected[str(payload["id"])] = "awaiting_order" if paid else "pending"
+        oid = str(payload["id"])
+        demo.roles[oid] = role
+        demo.names[oid] = str(payload["name"])
+        demo.expected[oid] = "awaiting_order" if paid else "pending"
     demo.settle("webhooks")
     stats = demo.stack.shopbase.deliverer.stats()
-    return (f"{len(plan)} orders; {stats['delivered']} webhook deliveries ({stats['duplicates']} duplicates, "
-            f"shuffled), {stats['failed']} failed")
+    n_paid = sum(1 for _, p in plan if p)
+    return (f"{len(plan)} store orders ({n_paid} paid → Awaiting Order, {len(plan) - n_paid} unpaid → Pending); "
+            f"{stats['delivered']} webhook deliveries, {stats['duplicates']} of them duplicates, shuffled; "
+            f"{stats['failed']} failed")
 
 
 def step_store_events(demo: Demo) -> str:
@@ -226,21 +240,18 @@ def step_store_events(demo: Demo) -> str:
         demo.stack.shopbase.cancel_order(SHOP, int(oid), "customer")
         demo.expected[oid] = "canceled"
     demo.settle("store events")
-    return "2 late payments, 2 cancellations"
+    paid_later = ", ".join(demo.names[o] for o in demo.ids("paid_later"))
+    cancelled = ", ".join(demo.names[o] for o in demo.ids("cancel"))
+    return f"late payments: {paid_later} (→ Awaiting Order); cancelled by the customer: {cancelled} (→ Canceled)"
 
 
 def step_place(demo: Demo) -> str:
     """The seller clicks "Place all" in Awaiting Order (through the seller API)."""
     assert demo.api is not None
+    demo.note("POST /shops/demo-store/orders/place {\"all\": true}")
     result = place_orders(demo.api, None)
-    still_deferred = [r["order_id"] for r in result["results"] if r.get("reason_code") == "deferred"]
-    rounds = 0
-    while still_deferred and rounds < 10:  # the route places a bounded number per request
-        extra = place_orders(demo.api, still_deferred)
-        result["results"] = [r for r in result["results"] if r["order_id"] not in still_deferred] + extra["results"]
-        still_deferred = [r["order_id"] for r in extra["results"] if r.get("reason_code") == "deferred"]
-        rounds += 1
-    demo.settle("placement")
+    demo.settle("the place_orders worker")
+    demo.placement = where_queued_orders_went(demo.api, result["results"])
     for oid, role in demo.roles.items():
         if role in ("unlinked", "bad_address"):
             demo.expected[oid] = "failed"
@@ -250,64 +261,78 @@ def step_place(demo: Demo) -> str:
         if demo.expected[oid] == "awaiting_payment":
             order = demo.api.order(oid)
             demo.ae_orders[oid] = [str(a["ae_order_id"]) for a in order.get("ae_orders") or []]
-    summary = Counter(r.get("outcome") for r in result["results"])
-    return "placed: " + ", ".join(f"{k} {v}" for k, v in sorted(summary.items()))
+    failed = [r for r in demo.placement if r.get("final") == "failed"]
+    where = "; ".join(f"{demo.label(r['order_id'])} {'in the request' if r['outcome'] == 'failed' else 'by the worker'}"
+                      f": {r.get('reason') or r.get('reason_code')}" for r in failed)
+    return placement_sentence(demo.placement) + (f"\n      failed: {where}" if where else "")
 
 
 def step_pay_on_aliexpress(demo: Demo) -> str:
     """The seller pays the AliExpress orders (all but one, which stays in Awaiting Payment)."""
     assert demo.stack.aliexpress is not None
-    paid = 0
+    paid_orders, paid_ae = 0, 0
     for oid, ae_ids in demo.ae_orders.items():
         if demo.roles[oid] == "unpaid_on_ae":
             continue
         demo.stack.aliexpress.pay(ae_ids)
-        paid += len(ae_ids)
-    return f"{paid} AliExpress orders paid"
+        paid_orders += 1
+        paid_ae += len(ae_ids)
+    split = [demo.names[o] for o, ids in demo.ae_orders.items() if len(ids) > 1]
+    unpaid = ", ".join(demo.names[o] for o in demo.ids("unpaid_on_ae"))
+    extra = f" (their {paid_ae} AliExpress orders: {', '.join(split)} from two suppliers)" if split else ""
+    return f"{paid_orders} store orders paid on AliExpress{extra}; {unpaid} left unpaid (stays in Awaiting Payment)"
 
 
 def _sync(demo: Demo, hour: int) -> list[dict[str, Any]]:
     day = demo.stack.aliexpress.now() if demo.stack.aliexpress is not None else time.time()
     when = datetime.fromtimestamp(day, UTC).replace(hour=hour, minute=0, second=0, microsecond=0)
+    demo.note(f"the status sync for {when:%Y-%m-%d %H:%M} UTC: run starter, then sync workers")
     runs = demo.stack.fire_schedule(None, when)
     for run in runs:
         if not run["ok"]:
             demo.problems.append(f"schedule {run['schedule']} failed: {run.get('error')}")
-    demo.settle(f"sync {hour:02d}:00")
+    demo.settle(f"sync {hour:02d}:00: tracking pushes and emails")
     return runs
 
 
 def step_sync_midnight(demo: Demo) -> str:
     """00:00 UTC: the status sync sees the payments."""
+    before = demo.counts()
     runs = _sync(demo, 0)
     for oid, role in demo.roles.items():
         if demo.expected[oid] == "awaiting_payment" and role != "unpaid_on_ae":
             demo.expected[oid] = "awaiting_shipment"
-    return f"{len(runs)} schedule run(s) for 00:00 UTC"
+    return f"{len(runs)} schedule run(s); store orders: {counts_change(before, demo.counts())}"
 
 
 def step_ship(demo: Demo) -> str:
     """Suppliers ship: some orders in two parcels, the rest in one, a day later."""
     assert demo.stack.aliexpress is not None
-    split = 0
+    split: list[str] = []
     for oid in demo.ids("two_packages"):
         for ae_id in demo.ae_orders.get(oid, []):
             lines = demo.stack.aliexpress.order(ae_id)["lines"]
             if len(lines) >= 2:
                 demo.stack.aliexpress.ship(ae_id, items=[{"sku_id": lines[0]["sku_id"]}])
                 demo.stack.aliexpress.ship(ae_id)
-                split += 1
+                split.append(demo.names[oid])
     demo.stack.aliexpress.advance(seconds=26 * 3600)  # the rest ship after the simulator's one-day delay
-    return f"{split} order(s) shipped in two parcels, the rest in one; AliExpress clock +26 h"
+    two = [demo.names[o] for o, ids in demo.ae_orders.items() if len(ids) > 1]
+    return (f"{', '.join(split) or 'no order'} shipped in two parcels by one supplier; "
+            f"{', '.join(two) or 'no order'} in one parcel per supplier; the rest after the suppliers' "
+            "one-day delay (AliExpress clock +26 h, so AliExpress tokens expire and get refreshed)")
 
 
 def step_sync_noon(demo: Demo) -> str:
     """12:00 UTC: the sync finds tracking numbers; they go to ShopBase, customers get an email."""
+    before = demo.counts()
     runs = _sync(demo, 12)
     for oid, status in demo.expected.items():
         if status == "awaiting_shipment":
             demo.expected[oid] = "fulfilled"
-    return f"{len(runs)} schedule run(s) for 12:00 UTC"
+    sent = len(read_backend()) if demo.has_function("notify_customer") else None
+    emailed = f", {sent} customer emails" if sent is not None else ""
+    return f"{len(runs)} schedule run(s){emailed}; store orders: {counts_change(before, demo.counts())}"
 
 
 # ---------------------------------------------------------------- checks
@@ -324,13 +349,12 @@ def check_statuses(demo: Demo) -> None:
                     lines = [(li["id"], li["variant_id"], li["quantity"]) for li in order["line_items"]]
                     why += (f"\n      packages: {order.get('packages')}\n      ae_orders: {order.get('ae_orders')}"
                             f"\n      line_items: {lines}")
-            demo.problems.append(f"order {oid} ({demo.roles[oid]}): expected {want}, found {got}{why}")
+            demo.problems.append(f"order {demo.label(oid)} ({demo.roles[oid]}): expected {want}, found {got}{why}")
 
 
 def check_fulfillments_and_emails(demo: Demo) -> None:
     """One ShopBase fulfillment per AliExpress package, one email per package."""
     assert demo.stack.shopbase is not None and demo.stack.aliexpress is not None
-    packages_total = 0
     for oid, status in demo.expected.items():
         if status != "fulfilled":
             continue
@@ -338,98 +362,182 @@ def check_fulfillments_and_emails(demo: Demo) -> None:
         for ae_id in demo.ae_orders.get(oid, []):
             order = demo.stack.aliexpress.order(ae_id)
             packages += len(order.get("packages") or [])
-        packages_total += packages
+        demo.packages += packages
         fulfillments = demo.stack.shopbase.get_order(SHOP, int(oid)).get("fulfillments") or []
+        demo.fulfillments += len(fulfillments)
         if len(fulfillments) != packages:
-            demo.problems.append(f"order {oid}: {len(fulfillments)} fulfillment(s) for {packages} package(s)")
+            demo.problems.append(f"order {demo.label(oid)}: {len(fulfillments)} fulfillment(s) for {packages} "
+                                 "package(s)")
     if demo.has_function("notify_customer"):
-        from moto.ses.models import ses_backends
-
-        sent = len(ses_backends["123456789012"]["us-east-1"].sent_messages)
-        if sent != packages_total:
-            demo.problems.append(f"{sent} customer email(s) for {packages_total} package(s)")
+        demo.emails = len(read_backend())
+        if demo.emails != demo.packages:
+            demo.problems.append(f"{demo.emails} customer email(s) for {demo.packages} package(s)")
 
 
 # ---------------------------------------------------------------- the runner
+def _steps(demo: Demo, orders: int, two_suppliers: int) -> list[tuple[str, Callable[[], str], list[str]]]:
+    stack = demo.stack
+    links_route = has_route(stack, "PUT", f"/shops/{SHOP}/links/1")
+    place_route = has_route(stack, "POST", f"/shops/{SHOP}/orders/place")
+    schedule = [] if stack.wiring.schedules else ["a scheduled status sync"]
+    return [
+        ("Link products", lambda: step_products(demo), [] if links_route else ["seller API links route"]),
+        ("Customers order (webhooks)", lambda: step_customers_order(demo, orders, two_suppliers), []),
+        ("Late payments and cancellations", lambda: step_store_events(demo), []),
+        ("Seller places orders", lambda: step_place(demo),
+         [n for n, ok in (("seller API place route", place_route), ("seller API links route", links_route))
+          if not ok]),
+        ("Seller pays on AliExpress", lambda: step_pay_on_aliexpress(demo), []),
+        ("Sync at 00:00 UTC", lambda: step_sync_midnight(demo), schedule),
+        ("Suppliers ship", lambda: step_ship(demo), []),
+        ("Sync at 12:00 UTC → tracking → email", lambda: step_sync_noon(demo),
+         [f"functions/{f}" for f in ("sync_status", "push_tracking") if not demo.has_function(f)] + schedule),
+    ]
+
+
+def _console(out: Any) -> Console:
+    terminal = out.isatty() if hasattr(out, "isatty") else False
+    return Console(file=out, highlight=False, width=None if terminal else 200, soft_wrap=not terminal)
+
+
 def run_demo(config: StackConfig, orders: int = 30, verbose: bool = False, out: Any = None,
-             two_suppliers: int = 1) -> int:
-    out = out or sys.stdout
+             two_suppliers: int = 1, keep_running: bool = False, stop: threading.Event | None = None) -> int:
+    """Play the story on a fresh stack and check it; 0 when every store order ended where the story says.
 
-    def say(text: str = "") -> None:
-        print(text, file=out, flush=True)
-
+    `keep_running`: then keep the stack up (state file written) until Ctrl-C or `stop` is set.
+    """
+    console = _console(out or sys.stdout)
+    say = console.print
     started = time.monotonic()
-    say("Starting the local stack (moto, the template's functions, ShopBase and AliExpress simulators)…")
-    with Stack(config) as stack:
-        handle = onboard(stack, SHOP, connect=True)
+    stack = Stack(dataclasses.replace(config, extra_env={**time_travel_env(), **config.extra_env}))
+    try:
+        with LiveLine(console, "Starting the local stack (moto, the template's functions, the simulators)…"):
+            stack.start()
+            handle = onboard(stack, SHOP, connect=True)
         api = SellerApi(stack.api_url, SHOP, handle.api_token) if has_route(
             stack, "GET", f"/shops/{SHOP}/orders") else None
         demo = Demo(stack, handle, api, random.Random(42), catalog(), verbose=verbose)
-        say(f"  API {stack.api_url}   AWS (moto) {stack.moto_url}   ShopBase {stack.shopbase.url}   "
-            f"AliExpress {stack.aliexpress.url}")
-        say(f"  functions in the template: {', '.join(stack.wiring.functions)}")
+        say(f"Local stack up in {time.monotonic() - started:.1f} s: API {stack.api_url} · AWS (moto) "
+            f"{stack.moto_url} · ShopBase {stack.shopbase.url} · AliExpress {stack.aliexpress.url}")
+        say(f"  functions: {', '.join(stack.wiring.functions)}")
         say(f"  shop {SHOP}: webhooks for {len(handle.webhook_topics)} topics; "
             f"AliExpress connected: {handle.aliexpress_connected}")
         if api is None:
             say("  (no seller API route in the template yet: tab counts are read from the table)")
         say()
-
-        from local.cli import print_counts
-
-        steps: list[tuple[str, Callable[[], str], list[str]]] = [
-            ("Link products", lambda: step_products(demo),
-             ["seller API links route"] if not has_route(stack, "PUT", f"/shops/{SHOP}/links/1") else []),
-            ("Customers order (webhooks)", lambda: step_customers_order(demo, orders, two_suppliers), []),
-            ("Late payments and cancellations", lambda: step_store_events(demo), []),
-            ("Seller places orders", lambda: step_place(demo),
-             [n for n, ok in (("seller API place route", has_route(stack, "POST", f"/shops/{SHOP}/orders/place")),
-                              ("seller API links route", has_route(stack, "PUT", f"/shops/{SHOP}/links/1")))
-              if not ok]),
-            ("Seller pays on AliExpress", lambda: step_pay_on_aliexpress(demo), []),
-            ("Sync at 00:00 UTC", lambda: step_sync_midnight(demo),
-             [] if stack.wiring.schedules else ["a scheduled status sync"]),
-            ("Suppliers ship", lambda: step_ship(demo), []),
-            ("Sync at 12:00 UTC → tracking → email", lambda: step_sync_noon(demo),
-             [f"functions/{f}" for f in ("sync_status", "push_tracking") if not demo.has_function(f)]
-             + ([] if stack.wiring.schedules else ["a scheduled status sync"])),
-        ]
-        blocked = False
-        for title, run, missing in steps:
-            if missing or blocked:
-                reason = f"needs {', '.join(missing)} (not in infra/template.yaml yet)" if missing \
-                    else "an earlier step was skipped"
-                demo.skipped.append(f"{title}: {reason}")
-                say(f"- {title}: SKIPPED, {reason}")
-                # Later steps build on this one: everything after it waits for the missing piece too.
-                blocked = blocked or title not in ("Link products",)
-                continue
-            step_started = time.monotonic()
-            try:
-                detail = run()
-            except Exception as error:
-                demo.problems.append(f"{title}: {type(error).__name__}: {error}")
-                say(f"- {title}: ERROR {type(error).__name__}: {error}")
-                blocked = True
-                continue
-            demo.played.append(title)
-            say(f"- {title} ({time.monotonic() - step_started:.1f} s): {detail}")
-            print_counts(demo.counts(), "    Manage Orders →", file=out)
+        steps = _steps(demo, orders, two_suppliers)
+        _play(demo, steps, console)
+        demo.final = demo.statuses()
         check_statuses(demo)
         if "Sync at 12:00 UTC → tracking → email" in demo.played:
             check_fulfillments_and_emails(demo)
         say()
-        say(f"Played {len(demo.played)} of {len(steps)} steps in {time.monotonic() - started:.1f} s "
-            f"with {len(demo.expected)} orders.")
-        for note in demo.skipped:
-            say(f"  skipped: {note}")
-        if config.function_log is not None:
-            say(f"Function logs and metrics: {config.function_log}")
-        if demo.problems:
-            say(f"FAILED: {len(demo.problems)} problem(s):")
-            for problem in demo.problems[:50]:
-                say(f"  - {problem}")
-            return 1
-        final = Counter(demo.expected.values())
-        say("OK: every order is where the story says: " + ", ".join(f"{k} {v}" for k, v in sorted(final.items())))
-        return 0
+        say(summary(demo, len(steps), time.monotonic() - started, config, keep_running))
+        for problem in demo.problems[:50]:
+            say(f"  - {problem}", markup=False)
+        code = 1 if demo.problems else 0
+        if keep_running:
+            _stay_up(demo, say, stop or threading.Event())
+        return code
+    finally:
+        stack.stop()
 
+
+def _play(demo: Demo, steps: list[tuple[str, Callable[[], str], list[str]]], console: Console) -> None:
+    say = console.print
+    blocked = False
+    for title, run, missing in steps:
+        if missing or blocked:
+            reason = f"needs {', '.join(missing)} (not in infra/template.yaml yet)" if missing \
+                else "an earlier step was skipped"
+            demo.skipped.append(f"{title}: {reason}")
+            say(f"- {title}: SKIPPED, {reason}")
+            # Later steps build on this one: everything after it waits for the missing piece too.
+            blocked = blocked or title != "Link products"
+            continue
+        if not console.is_terminal:
+            say(f"→ {title}…")  # no live line off a terminal: say when a step starts, not only when it ends
+        step_started = time.monotonic()
+        try:
+            with LiveLine(console, f"{title}…") as line:
+                demo.line = line
+                detail = run()
+        except Exception as error:
+            demo.problems.append(f"{title}: {type(error).__name__}: {error}")
+            say(f"✗ {title}: ERROR {type(error).__name__}: {error}", markup=False)
+            blocked = True
+            continue
+        finally:
+            demo.line = None
+        demo.played.append(title)
+        say(f"✓ {title} ({time.monotonic() - step_started:.1f} s): {detail}", markup=False)
+        say(f"    Manage Orders → {counts_line(demo.counts())}")
+
+
+def summary(demo: Demo, steps: int, seconds: float, config: StackConfig, keep_running: bool) -> Table:
+    """The one-screen ending: tabs, placement, fulfillments, emails, what failed and why, where to look."""
+    ok = not demo.problems
+    table = Table(title="Summary", title_justify="left", show_header=False, box=None, padding=(0, 2, 0, 0))
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column(overflow="fold")
+    table.add_row("Result", Text("OK: every store order is where the story says" if ok else
+                                 f"FAILED: {len(demo.problems)} problem(s), listed below",
+                                 style="green" if ok else "bold red"))
+    table.add_row("Store orders", f"{len(demo.expected)}, {len(demo.played)} of {steps} steps played in "
+                                  f"{seconds:.1f} s")
+    final = demo.final
+    tabs = Counter(final.values())
+    table.add_row("Manage Orders", counts_line({"all": sum(tabs.values()), **tabs}))
+    if demo.placement:
+        table.add_row("Placement", placement_sentence(demo.placement))
+    if "Sync at 12:00 UTC → tracking → email" in demo.played:
+        fulfilled = sum(1 for s in final.values() if s == "fulfilled")
+        table.add_row("Fulfillments", f"{demo.fulfillments} in ShopBase for {fulfilled} fulfilled store orders "
+                                      f"(one per AliExpress package: {demo.packages} packages)")
+        if demo.emails is not None:
+            table.add_row("Emails", f"{demo.emails} sent to customers, one per package (read them: "
+                                    "dropship emails, with --keep-running)")
+    failed = sorted(oid for oid, status in final.items() if status == "failed")
+    if failed and demo.api is not None:
+        reasons = []
+        for oid in failed:
+            order = demo.api.order(oid)
+            reasons.append(f"{demo.label(oid)}: {order.get('reason') or '-'} ({order.get('reason_code')})")
+        table.add_row(f"Failed ({len(failed)})", "\n".join(reasons))
+    waiting = [f"{demo.label(o)}: {TAB_NAMES.get(final.get(o, ''), final.get(o))}, {ROLE_WHY[demo.roles[o]]}"
+               for o in demo.expected if demo.roles[o] in ROLE_WHY]
+    if waiting:
+        table.add_row("Not fulfilled, by design", "\n".join(waiting))
+    stack = demo.stack
+    example = next((o for o, s in final.items() if s == "fulfilled"), next(iter(demo.expected), "ID"))
+    looks = [f"seller API   {stack.api_url}/shops/{SHOP}/orders  (Bearer: dropship token)",
+             f"ShopBase     {stack.shopbase.url}/_sim/shops/{SHOP}/orders/{example}  (a store order, its "
+             "fulfillments)",
+             f"AliExpress   {stack.aliexpress.url}/_sim/orders",
+             f"AWS (moto)   {stack.moto_url}/moto-api/  (moto's dashboard: tables, queues, SES messages)"]
+    note = "alive until Ctrl-C" if keep_running else \
+        "gone with the demo's stack: `dropship demo --keep-running` keeps them up"
+    table.add_row("Look at", "\n".join([*looks, f"({note})"]))
+    if config.function_log is not None:
+        table.add_row("Function logs", str(config.function_log))
+    for skipped in demo.skipped:
+        table.add_row("Skipped", skipped)
+    return table
+
+
+ROLE_WHY = {"pending": "never paid by the customer", "cancel": "cancelled by the customer",
+            "unpaid_on_ae": "the seller did not pay it on AliExpress"}
+
+
+def _stay_up(demo: Demo, say: Callable[..., None], stop: threading.Event) -> None:
+    """--keep-running: the state file the other commands read, then wait for Ctrl-C (or `stop`)."""
+    stack = demo.stack
+    path = stack.write_state({"shops": {SHOP: demo.handle.api_token}, "env": dict(stack.wiring.env)})
+    say(f"\nThe stack stays up (state file {path}). In another terminal: .venv/bin/dropship orders · "
+        ".venv/bin/dropship emails · .venv/bin/dropship order ID.  Ctrl-C stops it.")
+    try:
+        while not stop.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    say("stopping…")

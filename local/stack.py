@@ -24,7 +24,7 @@ from local.api import ApiServer, RouteTable
 from local.functions import LocalFunction
 from local.output import restore_stdout, route_function_output
 from local.queues import QueueMapping, QueueMappingConfig
-from local.schedules import ScheduledTarget, Scheduler
+from local.schedules import AsyncInvokeConfig, ScheduledTarget, Scheduler
 from local.state_file import read_json, write_json_atomic
 from local.streams import StreamMapping, StreamMappingConfig
 from local.template import ROOT, TEMPLATE_PATH, FunctionSpec, Resolver, function_specs, load_template
@@ -323,13 +323,21 @@ class Stack:
                                                                wait_seconds=self.config.sqs_wait_seconds,
                                                                poll_interval=self.config.poll_interval))
                 elif event.type in ("ScheduleV2", "Schedule"):
-                    target = ScheduledTarget.from_event(function, event.name, event.type, props)
-                    target.dead_letter = self._send_to_queue
+                    # The scheduler invokes asynchronously: the function's EventInvokeConfig says where errors go.
+                    target = ScheduledTarget.from_event(function, event.name, event.type, props,
+                                                        self._async_invoke_config(spec.logical_id))
+                    target.send_to_queue = self._send_to_queue
                     self.wiring.schedules.append(target)
                 else:
                     self.wiring.unsupported_events.append(f"{label} ({event.type})")
         for label in self.wiring.unsupported_events:
             log.warning("event source not run locally: %s", label)
+
+    def _async_invoke_config(self, logical_id: str) -> AsyncInvokeConfig:
+        assert self.resolver is not None
+        properties = self.template["Resources"][logical_id].get("Properties") or {}
+        wanted = {key: properties[key] for key in ("EventInvokeConfig", "DeadLetterQueue") if key in properties}
+        return AsyncInvokeConfig.from_function(self.resolver.resolve(wanted))
 
     def _send_to_queue(self, arn: str, body: str) -> None:
         assert self.provisioned is not None
@@ -393,7 +401,8 @@ class Stack:
                                 "messages_deleted": q.messages_deleted, "max_parallel": q.max_parallel,
                                 "max_concurrency": q.config.max_concurrency} for q in w.queues},
             "schedules": {t.name: {"expression": t.schedule.expression, "timezone": str(t.schedule.timezone),
-                                   "runs": len(t.runs)} for t in w.schedules},
+                                   "runs": len(t.runs), "on_failure": t.async_config.on_failure}
+                          for t in w.schedules},
             "next_runs": {k: v.isoformat() if v else None
                           for k, v in (self.scheduler.next_runs() if self.scheduler else {}).items()},
             "queues_by_resource": dict(self.provisioned.queues) if self.provisioned else {},

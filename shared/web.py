@@ -3,14 +3,18 @@
     {"error": "<sentence>", ...details}      (details: field, order_status, retry_after, …)
 
 Handlers call `install_error_handlers(app)` once; routes raise domain errors (`shared.models.errors`) or let
-pydantic's ValidationError through (→ 422 naming the field).
+pydantic's ValidationError through (→ 422 naming the field). Bodies are read from the event's raw bytes
+(`request_body`) and parsed by `parse_body`: Powertools' `decoded_body` decodes them as UTF-8 and raises on
+anything else.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
@@ -76,13 +80,62 @@ def validation_error(error: ValidationError) -> Invalid:
     return Invalid(f"{field}: {first['msg']}" if field else str(first["msg"]), field=field)
 
 
-def parse_body(raw: str | bytes | None, model: type[ModelT]) -> ModelT:
-    """BadRequest for a body that is not JSON; pydantic's ValidationError (→ 422 naming the field) otherwise."""
+def shown(value: str, limit: int = 40) -> str:
+    """A caller's value quoted in an answer, cut to `limit` characters (an id can be a few KB long)."""
+    return value if len(value) <= limit else f"{value[:limit]}…"
+
+
+def request_body(event: Mapping[str, Any]) -> bytes:
+    """The bytes the client sent: API Gateway gives them base64-encoded (binary bodies) or as text.
+
+    Text that holds lone surrogates stands for bytes that were not UTF-8 (the only way a JSON event can carry
+    them): they are given back as those bytes, so a signature over the bytes sent still verifies.
+    """
+    body = event.get("body")
+    if not body:
+        return b""
+    if not isinstance(body, str):
+        raise BadRequest("body is not valid")
+    if event.get("isBase64Encoded"):
+        try:
+            return base64.b64decode(body, validate=True)
+        except (binascii.Error, ValueError) as error:
+            raise BadRequest("body is not valid base64") from error
     try:
-        data = json.loads(raw) if raw else {}
-    except (ValueError, UnicodeDecodeError) as error:
+        return body.encode("utf-8")
+    except UnicodeEncodeError:
+        try:
+            return body.encode("utf-8", "surrogateescape")
+        except UnicodeEncodeError:
+            return body.encode("utf-8", "surrogatepass")
+
+
+def read_json(raw: bytes) -> Any:
+    """The JSON value of a body: BadRequest unless it is UTF-8 text holding JSON."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise BadRequest("body is not UTF-8 text") from error
+    try:
+        return json.loads(text)
+    except RecursionError as error:
+        # Past Python's recursion limit (about 1,000 levels); the models refuse any shallower nesting.
+        raise BadRequest("body is nested too deeply") from error
+    except ValueError as error:
         raise BadRequest("body is not valid JSON") from error
-    return model.model_validate(data)
+
+
+def parse_body(source: Mapping[str, Any] | str | bytes | None, model: type[ModelT]) -> ModelT:
+    """The request body as `model`: pass the event (`router.current_event`), or text or bytes already read.
+
+    BadRequest for a body that is not UTF-8, not JSON or nested too deeply; pydantic's ValidationError (→ 422
+    naming the field) for the wrong shape. No body is an empty object.
+    """
+    if source is None or isinstance(source, str | bytes):
+        raw = source.encode("utf-8", "surrogatepass") if isinstance(source, str) else (source or b"")
+    else:
+        raw = request_body(source)
+    return model.model_validate(read_json(raw) if raw else {})
 
 
 def install_error_handlers(app: APIGatewayHttpResolver,
@@ -104,4 +157,6 @@ def install_error_handlers(app: APIGatewayHttpResolver,
 
     @app.not_found
     def _no_route(_: Exception) -> Response:
-        return error_response(404, "not found")  # an unknown path: no use case ran
+        # An unknown path (or method): no use case ran. Domain NotFound errors name their object instead.
+        event = app.current_event
+        return error_response(404, f"no route {shown(event.http_method, 10)} {shown(event.path, 200)}")

@@ -90,13 +90,16 @@ def _bump() -> None:
 
 
 def _forget_process_caches() -> None:
-    """Caches that live outside this module: Powertools' secret cache, the ShopBase per-shop throttles."""
+    """Caches outside this module: Powertools' secrets, ShopBase per-shop throttles, the AliExpress refresh path."""
     from aws_lambda_powertools.utilities import parameters
 
     parameters.clear_caches()
     from shared.shopbase.throttle import reset_throttles
 
     reset_throttles()
+    from shared.aliexpress.client import forget_refresh_apis
+
+    forget_refresh_apis()
 
 
 # ================================================================ settings and AWS
@@ -129,7 +132,7 @@ def aws_client(service: str) -> Any:
 def orders() -> OrderRepository:
     from shared.data.orders import OrderRepository
 
-    return OrderRepository(table(), sync_shards=settings().sync_shards)
+    return OrderRepository(table(), sync_shards=settings().sync_shards, cursor_key=cursor_signing_key)
 
 
 @component
@@ -220,13 +223,23 @@ def app_credentials() -> AppCredentials:
 @component
 def aliexpress_connect() -> AliExpressConnect:
     """The OAuth connect flow (connect_aliexpress); the state key is read per request (rotation)."""
+    from shared.data.oauth_states import OAuthStateStore
     from shared.logic.accounts import AliExpressConnect
 
     return AliExpressConnect(aliexpress_accounts(WORKER_PROFILE), shop_secrets(), seller_auth(),
-                             lambda: app_credentials().state_signing_key.get_secret_value())
+                             lambda: app_credentials().state_signing_key.get_secret_value(),
+                             states=OAuthStateStore(table()))
 
 
 # ================================================================ intake and placement (webhook, seller API, place)
+
+
+def cursor_signing_key() -> bytes:
+    """The key of the order pages' cursors, derived from the app secret's state key; read when a cursor is issued
+    or read (cached with the app secret), so only listings that page need the secret."""
+    from shared.data.orders import derive_cursor_key
+
+    return derive_cursor_key(app_credentials().state_signing_key.get_secret_value())
 
 
 @component
@@ -334,10 +347,14 @@ def order_syncer(profile: str = WORKER_PROFILE) -> OrderSyncer:
 @component
 def run_deps(with_syncer: bool = True) -> RunDeps:
     """What a run needs: the starter (no syncer: it never calls AliExpress) or a worker (with one)."""
+    from datetime import timedelta
+
     from shared.logic.sync_runs import RunDeps
 
+    max_age = settings().sync_slot_max_age_seconds
     return RunDeps(orders=orders(), runs=sync_runs(), queue=sync_queue(),
-                   syncer=order_syncer(WORKER_PROFILE) if with_syncer else None, shards=settings().sync_shards)
+                   syncer=order_syncer(WORKER_PROFILE) if with_syncer else None, shards=settings().sync_shards,
+                   slot_max_age=timedelta(seconds=max_age) if max_age else None)
 
 
 @component

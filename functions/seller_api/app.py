@@ -22,8 +22,9 @@ from functions.seller_api import (
     routes_sync,
 )
 from shared import wiring
+from shared.models.errors import BadRequest
 from shared.observability import logger, metrics, tracer
-from shared.web import install_error_handlers
+from shared.web import install_error_handlers, request_body
 
 app = APIGatewayHttpResolver()
 app.include_router(routes_orders.router)
@@ -43,7 +44,17 @@ def require_shop_token(app: APIGatewayHttpResolver, next_middleware: Any) -> Res
     return next_middleware(app)
 
 
-app.use(middlewares=[require_shop_token])
+def require_text_body(app: APIGatewayHttpResolver, next_middleware: Any) -> Response:
+    """Every seller route reads JSON text: a body that is not UTF-8 is refused before any route runs (Powertools'
+    decoded_body would raise on it; shared.web.parse_body reads the raw bytes and says the same)."""
+    try:
+        request_body(app.current_event).decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise BadRequest("body is not UTF-8 text") from error
+    return next_middleware(app)
+
+
+app.use(middlewares=[require_shop_token, require_text_body])
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, log_event=False)

@@ -10,7 +10,7 @@ from shared import wiring
 from shared.logic.links import link_variant
 from shared.models.errors import NotFound
 from shared.models.shop import Link
-from shared.web import json_response, parse_body
+from shared.web import json_response, parse_body, shown
 
 router = Router()
 
@@ -29,9 +29,13 @@ def link_view(link: Link) -> dict[str, object]:
     return link.model_dump(mode="json", exclude={"shop"})
 
 
+def link_not_found(variant_id: str) -> NotFound:
+    return NotFound(f"link for variant {shown(variant_id)}")
+
+
 @router.put("/shops/<shop>/links/<variant_id>")
 def put_link(shop: str, variant_id: str) -> Response:
-    body = parse_body(router.current_event.decoded_body, LinkBody)
+    body = parse_body(router.current_event, LinkBody)
     # A small AliExpress budget: this answers within API Gateway's 30 s.
     link = link_variant(wiring.aliexpress_accounts(wiring.API_PROFILE), wiring.links(), shop, variant_id,
                         product_id=body.product_id, sku_attr=body.sku_attr, shipping_service=body.shipping_service,
@@ -43,14 +47,14 @@ def put_link(shop: str, variant_id: str) -> Response:
 def get_link(shop: str, variant_id: str) -> Response:
     link = wiring.links().get(shop, variant_id)
     if link is None:
-        raise NotFound("link")
+        raise link_not_found(variant_id)
     return json_response(link_view(link))
 
 
 @router.delete("/shops/<shop>/links/<variant_id>")
 def delete_link(shop: str, variant_id: str) -> Response:
     if not wiring.links().delete(shop, variant_id):
-        raise NotFound("link")
+        raise link_not_found(variant_id)
     return json_response({"variant_id": variant_id, "deleted": True})
 
 

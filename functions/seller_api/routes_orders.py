@@ -9,7 +9,7 @@ from shared import wiring
 from shared.models.errors import BadRequest, NotFound
 from shared.models.order import Order, OrderStatus
 from shared.models.seller_api import OrderDetail, OrderRow
-from shared.web import json_response
+from shared.web import json_response, shown
 
 router = Router()
 TABS = {"all": None, **{status.value: status for status in OrderStatus}}
@@ -25,13 +25,17 @@ def row_view(order: Order) -> dict[str, object]:
     return OrderRow.of(order).model_dump(mode="json")
 
 
+def order_not_found(order_id: str) -> NotFound:
+    """The 404 of every route under /orders/{order_id}: it names the order (cut, when the id is a few KB)."""
+    return NotFound(f"order {shown(order_id)}")
+
+
 def _limit(raw: str) -> int:
-    try:
-        limit = int(raw)
-    except ValueError as error:
-        raise BadRequest("limit must be a number") from error
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 3):
+        raise BadRequest("limit must be a number between 1 and 100")
+    limit = int(raw)
     if not 1 <= limit <= 100:
-        raise BadRequest("limit must be between 1 and 100")
+        raise BadRequest("limit must be a number between 1 and 100")
     return limit
 
 
@@ -40,7 +44,7 @@ def list_orders(shop: str) -> Response:
     params = router.current_event.query_string_parameters or {}
     tab = params.get("tab", "all")
     if tab not in TABS:
-        raise BadRequest(f"unknown tab {tab!r}; one of {', '.join(TABS)}")
+        raise BadRequest(f"unknown tab {shown(tab, 20)!r}; one of {', '.join(TABS)}")
     limit = _limit(params.get("limit", "50"))
     orders = wiring.orders()
     page = orders.list_orders(shop, TABS[tab], limit=limit, cursor=params.get("cursor"))
@@ -57,5 +61,5 @@ def list_orders(shop: str) -> Response:
 def get_order(shop: str, order_id: str) -> Response:
     order = wiring.orders().get(shop, order_id)
     if order is None:
-        raise NotFound("order")
+        raise order_not_found(order_id)
     return json_response(order_view(order))

@@ -10,9 +10,10 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from functions.seller_api.routes_orders import order_view
+from functions.seller_api.routes_orders import order_not_found, order_view
 from shared import wiring
 from shared.logic.place_request import MAX_ORDERS_PER_CALL
+from shared.models.errors import NotFound
 from shared.web import json_response, parse_body
 
 router = Router()
@@ -33,7 +34,7 @@ class PlaceBody(BaseModel):
 
 @router.post("/shops/<shop>/orders/place")
 def place_orders(shop: str) -> Response:
-    body = parse_body(router.current_event.decoded_body, PlaceBody)
+    body = parse_body(router.current_event, PlaceBody)
     remaining_ms = getattr(router.lambda_context, "get_remaining_time_in_millis", None)
     report = wiring.place_requests().place(shop, None if body.all else body.order_ids, remaining_ms)
     return json_response(report.as_dict())
@@ -41,4 +42,8 @@ def place_orders(shop: str) -> Response:
 
 @router.post("/shops/<shop>/orders/<order_id>/retry")
 def retry_order(shop: str, order_id: str) -> Response:
-    return json_response(order_view(wiring.place_requests().retry(shop, order_id)))
+    try:
+        retried = wiring.place_requests().retry(shop, order_id)
+    except NotFound as error:  # the use case's NotFound does not say which order
+        raise order_not_found(order_id) from error
+    return json_response(order_view(retried))

@@ -12,12 +12,12 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from shared import wiring
 from shared.batch import batch_handler
-from shared.logic.sync_runs import parse_message, process_message
+from shared.logic.sync_runs import is_scheduled_run, parse_message, process_message
 from shared.observability import logger, metrics
 
 
 def record_handler(record: SQSRecord, lambda_context: LambdaContext | None = None) -> None:
-    message = parse_message(record.body)
+    message = parse_message(record.body, message_id=record.message_id)
 
     def time_left() -> float:
         return lambda_context.get_remaining_time_in_millis() / 1000 if lambda_context else float("inf")
@@ -35,7 +35,9 @@ def record_handler(record: SQSRecord, lambda_context: LambdaContext | None = Non
     metrics.add_metric(name="SyncOrdersFailed", unit=MetricUnit.Count, value=counts.failed)
     metrics.add_metric(name="StalledTracking", unit=MetricUnit.Count, value=counts.stalled)
     if report.run_ended:
-        metrics.add_metric(name="SyncRunEnded", unit=MetricUnit.Count, value=1)
+        # Scheduled runs only: the "run not ended" alarm compares them with SyncRunStarted.
+        metrics.add_metric(name="SyncRunEnded" if is_scheduled_run(message.run) else "SyncNowRunEnded",
+                           unit=MetricUnit.Count, value=1)
     logger.info("sync message done", extra={"run_id": message.run, "unit": message.unit, "kind": message.kind,
                                             "enqueued": report.enqueued, "counted": report.counted,
                                             **counts.model_dump()})

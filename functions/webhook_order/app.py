@@ -18,7 +18,7 @@ from shared import wiring
 from shared.logic.intake import Topic
 from shared.models.errors import BadRequest, DomainError, Invalid, NotAuthorized, TooLarge
 from shared.observability import logger, metrics, tracer
-from shared.web import install_error_handlers, json_response, status_of
+from shared.web import install_error_handlers, json_response, request_body, status_of
 
 app = APIGatewayHttpResolver()
 # The metric suffix of each rejection (WebhookRejected_<reason>).
@@ -45,8 +45,8 @@ install_error_handlers(app, on_error=rejected)
 def _route(topic: Topic) -> Callable[[str], Response]:
     def receive(shop: str) -> Response:
         metrics.add_metric(name="WebhookReceived", unit=MetricUnit.Count, value=1)
-        raw = app.current_event.decoded_body
-        body = raw.encode("utf-8") if isinstance(raw, str) else (raw or b"")
+        # The exact bytes sent, whatever they are: size and signature are checked on them before any decoding.
+        body = request_body(app.current_event)
         result = wiring.webhook_receiver().receive(shop, topic, app.current_event.headers, body)
         metrics.add_metric(name=f"Webhook_{result.outcome.value}", unit=MetricUnit.Count, value=1)
         logger.info("webhook applied", extra={"shop": shop, "topic": topic.value, "outcome": result.outcome.value,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 from collections.abc import Callable, Mapping
 from decimal import Decimal
@@ -40,6 +41,20 @@ from shared.aliexpress.signing import sign
 logger = logging.getLogger(__name__)
 
 _M = TypeVar("_M", bound=BaseModel)
+
+# Gateway URL -> the token refresh API it knows, learnt once per process (AliExpressClient.refresh_token).
+_REFRESH_API: dict[str, str] = {}
+_REFRESH_LOCK = threading.Lock()
+
+
+def forget_refresh_apis() -> None:
+    """Forget which refresh API each gateway knows (tests; a process that changes gateways)."""
+    with _REFRESH_LOCK:
+        _REFRESH_API.clear()
+
+
+def _unknown_api(err: AliExpressError) -> bool:
+    return any(code and code.strip().lower() in protocol.UNKNOWN_API_CODES for code in (err.sub_code, err.code))
 
 
 def shared_session(pool_maxsize: int = 32) -> requests.Session:
@@ -138,8 +153,27 @@ class AliExpressClient:
         return self._token(protocol.API_TOKEN_CREATE, {"code": code})
 
     def refresh_token(self, refresh_token: str) -> TokenResponse:
-        """New token pair from a refresh token; `IllegalRefreshTokenError` means the seller must reconnect."""
-        return self._token(protocol.API_TOKEN_REFRESH, {"refresh_token": refresh_token})
+        """New token pair from a refresh token; `IllegalRefreshTokenError` means the seller must reconnect.
+
+        Through the refresh API this gateway is known to have (see protocol.TOKEN_REFRESH_APIS); when the
+        gateway answers that it does not exist, the other one, which is then remembered for the process.
+        """
+        with _REFRESH_LOCK:
+            first = _REFRESH_API.get(self.gateway_url, protocol.TOKEN_REFRESH_APIS[0])
+        params = {"refresh_token": refresh_token}
+        try:
+            token = self._token(first, params)
+        except AliExpressError as err:
+            if not _unknown_api(err):
+                raise
+            other = next(api for api in protocol.TOKEN_REFRESH_APIS if api != first)
+            logger.warning("aliexpress %s is unknown to the gateway (%s); refreshing with %s", first,
+                           err.sub_code or err.code, other)
+            token = self._token(other, params)
+            first = other
+        with _REFRESH_LOCK:
+            _REFRESH_API[self.gateway_url] = first
+        return token
 
     def _token(self, api_name: str, params: dict[str, Any]) -> TokenResponse:
         body = self.call(api_name, params)

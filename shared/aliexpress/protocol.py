@@ -19,7 +19,14 @@ API_ORDER_GET = "aliexpress.trade.ds.order.get"
 API_TRACKING_GET = "aliexpress.ds.order.tracking.get"
 API_PRODUCT_GET = "aliexpress.ds.product.get"
 API_TOKEN_CREATE = "/auth/token/create"
+# The notes name `/auth/token/refresh`; AliExpress's own DS sample code calls `/auth/token/security/refresh`.
+# Unconfirmed which one a given app's gateway knows: the client tries the first, falls back to the other when
+# the gateway says the API does not exist, and remembers which one worked (per process and gateway).
 API_TOKEN_REFRESH = "/auth/token/refresh"
+API_TOKEN_SECURITY_REFRESH = "/auth/token/security/refresh"
+TOKEN_REFRESH_APIS = (API_TOKEN_REFRESH, API_TOKEN_SECURITY_REFRESH)
+# "This API does not exist" from the gateway (nothing was processed, so another path may be tried).
+UNKNOWN_API_CODES = frozenset({"invalidapipath", "invalidmethod", "isv.invalid-method", "http_404"})
 
 ORDER_CREATE_PARAM = "param_place_order_request4_open_api_d_t_o"
 ORDER_CREATE_EXTEND_PARAM = "ds_extend_request"

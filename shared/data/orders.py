@@ -1,29 +1,38 @@
 """Orders in the single table. Every write is one conditional write guarded by the order's version.
 
 Keys (see docs/data-model.md):
-  pk = "SHOP#<shop>", sk = "ORDER#<order id, zero-padded>"        one order
+  pk = "SHOP#<shop>", sk = "ORDER#<order id, zero-padded>"        one order (any other id: "ORDER#~<id>")
   TabIndex:  tab_pk = "<shop>#<status>", tab_sk = "<created_at>#<order id>"   a shop's tab, newest first
   SyncIndex: sync_pk = "SYNC#<shard>", sync_sk = "<shop>#<order id>"          sparse: orders needing a sync
+
+No key is ever parsed back into an order id: a tab page reads its orders by the table keys the index projects,
+and a sync candidate's shop ends at the first "#" (a shop handle has none), so an id of any shape round-trips.
+Page cursors are opaque and authenticated (`PageCursors`): the key of the last item read, signed with HMAC for one
+shop and one tab; anything else is refused before DynamoDB sees it.
 """
 
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
+import hmac
 import json
+import re
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError, TransformParameterError
 from boto3.dynamodb.conditions import Attr, Key
 from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import ClientError
 
 from shared.data.dynamo import condition_failed, from_item, to_item
 from shared.lifecycle import SYNC_STATUSES
-from shared.models.errors import BadRequest
-from shared.models.order import Order, OrderStatus
+from shared.models.errors import BadRequest, Invalid, TooLarge, Unavailable
+from shared.models.order import MAX_ORDER_ID_CHARS, Order, OrderStatus
 
 TAB_INDEX = "TabIndex"
 SYNC_INDEX = "SyncIndex"
@@ -36,8 +45,8 @@ DERIVED_ATTRIBUTES = ("pk", "sk", "entity", "tab_pk", "tab_sk", "sync_pk", "sync
 _deserializer = TypeDeserializer()
 
 
-class OrderTooLarge(ValueError):
-    """The order does not fit in one DynamoDB item even compressed."""
+class OrderTooLarge(TooLarge):
+    """The order does not fit in one DynamoDB item even compressed; `field` names its largest part."""
 
 
 class ConcurrentUpdate(RuntimeError):
@@ -45,7 +54,18 @@ class ConcurrentUpdate(RuntimeError):
 
 
 class InvalidCursor(BadRequest):
-    """A pagination cursor that is malformed or belongs to another shop."""
+    """A pagination cursor we did not issue for this shop and tab (malformed, tampered, or another's)."""
+
+    def __init__(self, message: str = "cursor is not valid; start again from the first page") -> None:
+        super().__init__(message)
+
+
+class CursorKeyMissing(Unavailable):
+    """No key to sign or check page cursors with: pages fail closed."""
+
+
+NO_CURSOR_KEY = ("order pages cannot be continued: no cursor signing key is configured (it is derived from the "
+                 "app secret's state_signing_key)")
 
 
 @dataclass(frozen=True)
@@ -64,9 +84,21 @@ def shop_pk(shop: str) -> str:
     return f"SHOP#{shop}"
 
 
+_CANONICAL_ID = re.compile(r"[1-9][0-9]{0,19}")
+
+
 def order_sk(order_id: str) -> str:
-    # Zero-padded so the main table sorts a shop's orders by id (ShopBase ids only grow).
-    return f"ORDER#{order_id.zfill(20)}"
+    """One key per id, never two ids per key. A ShopBase id (digits, no leading zero) is zero-padded so the main
+    table sorts a shop's orders by id (ShopBase ids only grow); any other id is kept as it is, after them
+    ("5" and "05" would pad alike)."""
+    if _CANONICAL_ID.fullmatch(order_id):
+        return f"ORDER#{order_id.zfill(20)}"
+    return f"ORDER#~{order_id}"
+
+
+def storable_order_id(order_id: str) -> bool:
+    """Whether an id fits the table's keys (DynamoDB's sort keys hold 1,024 bytes); no other can exist."""
+    return 0 < len(order_id) <= MAX_ORDER_ID_CHARS
 
 
 def sync_shard(shop: str, order_id: str, shards: int) -> int:
@@ -102,7 +134,9 @@ def encode_order(order: Order, sync_shards: int) -> dict[str, Any]:
         item.pop("line_items", None)
         size = size - len(json.dumps(data["line_items"])) + len(item["line_items_z"])
     if size > MAX_ITEM_BYTES:
-        raise OrderTooLarge(f"order {order.order_id} needs {size} bytes, more than one DynamoDB item holds")
+        largest = max(data, key=lambda name: len(json.dumps(data[name], default=str)))
+        raise OrderTooLarge(f"order {order.order_id} is too large to store: {size} bytes, more than one "
+                            f"DynamoDB item holds (its largest part is {largest})", field=largest)
     return item
 
 
@@ -116,12 +150,72 @@ def decode_order(item: dict[str, Any]) -> Order:
     return Order.model_validate(data)
 
 
+class PageCursors:
+    """Opaque, authenticated page cursors: `<base64url of the last key read>.<base64url of its HMAC-SHA256>`.
+
+    The MAC covers the shop and the tab, so a cursor is good only for the listing that issued it; `key` gives the
+    signing key when a cursor is issued or read (CursorKeyMissing, a 503, if there is none: pages fail closed).
+    """
+
+    LABEL = b"dropship order page cursor v1"
+    MAX_CHARS = 1024
+    _SHAPE = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{43}")
+
+    def __init__(self, key: Callable[[], bytes] | None) -> None:
+        self._key = key
+
+    def issue(self, shop: str, tab: str, last_key: dict[str, Any]) -> str:
+        payload = _unpadded(json.dumps(from_item(last_key), sort_keys=True).encode())
+        return f"{payload}.{self._mac(shop, tab, payload)}"
+
+    def read(self, shop: str, tab: str, cursor: str) -> dict[str, Any]:
+        """The start key a cursor stands for; InvalidCursor for anything this shop's tab did not issue."""
+        if len(cursor) > self.MAX_CHARS or not self._SHAPE.fullmatch(cursor):
+            raise InvalidCursor()
+        payload, _, mac = cursor.partition(".")
+        if not hmac.compare_digest(mac.encode(), self._mac(shop, tab, payload).encode()):
+            raise InvalidCursor()
+        try:
+            key = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        except (ValueError, binascii.Error) as error:
+            raise InvalidCursor() from error
+        # Signed by us, so well-formed; checked anyway: a cursor only ever continues this shop's tab.
+        expected = {"pk", "sk"} if tab == "all" else {"pk", "sk", "tab_pk", "tab_sk"}
+        if (not isinstance(key, dict) or set(key) != expected or not all(isinstance(v, str) for v in key.values())
+                or key["pk"] != shop_pk(shop) or not key["sk"].startswith("ORDER#")
+                or (tab != "all" and key["tab_pk"] != f"{shop}#{tab}")):
+            raise InvalidCursor()
+        return key
+
+    def _mac(self, shop: str, tab: str, payload: str) -> str:
+        message = json.dumps([shop, tab, payload]).encode()
+        return _unpadded(hmac.new(self._signing_key(), message, hashlib.sha256).digest())
+
+    def _signing_key(self) -> bytes:
+        try:
+            key = self._key() if self._key is not None else b""
+        except (GetParameterError, TransformParameterError, LookupError, ValueError) as error:  # no secret or key
+            raise CursorKeyMissing(NO_CURSOR_KEY) from error
+        if not key:
+            raise CursorKeyMissing(NO_CURSOR_KEY)
+        return key
+
+
+def derive_cursor_key(state_signing_key: str) -> bytes:
+    """The page cursors' key, derived from the app secret's state key with its own label (so a cursor's MAC is
+    never an OAuth state's)."""
+    return hmac.new(state_signing_key.encode(), PageCursors.LABEL, hashlib.sha256).digest()
+
+
 class OrderRepository:
-    def __init__(self, table: Any, sync_shards: int = 16) -> None:
+    def __init__(self, table: Any, sync_shards: int = 16, cursor_key: Callable[[], bytes] | None = None) -> None:
         self._table = table
         self._sync_shards = sync_shards
+        self._cursors = PageCursors(cursor_key)
 
     def get(self, shop: str, order_id: str, *, consistent: bool = True) -> Order | None:
+        if not storable_order_id(order_id):
+            return None  # no key could hold it, so no such order exists
         response = self._table.get_item(Key={"pk": shop_pk(shop), "sk": order_sk(order_id)},
                                         ConsistentRead=consistent)
         item = response.get("Item")
@@ -136,6 +230,10 @@ class OrderRepository:
         a new order costs one conditional write. On a lost race, DynamoDB returns the current item
         with the failure (ReturnValuesOnConditionCheckFailure), so a retry needs no extra read.
         """
+        if not storable_order_id(order_id):
+            if change(None) is None:
+                return Mutation(order=None, written=False)
+            raise Invalid(f"order id must be 1 to {MAX_ORDER_ID_CHARS} characters", field="order_id")
         current = None if assume_absent else self.get(shop, order_id)
         for _ in range(max_attempts):
             changed = change(current.model_copy(deep=True) if current else None)
@@ -166,32 +264,32 @@ class OrderRepository:
             kwargs = {"IndexName": TAB_INDEX,
                       "KeyConditionExpression": Key("tab_pk").eq(f"{shop}#{status.value}")}
         kwargs.update(ScanIndexForward=False, Limit=limit)
+        tab = "all" if status is None else status.value
         if cursor:
-            kwargs["ExclusiveStartKey"] = _decode_cursor(cursor, shop)
+            kwargs["ExclusiveStartKey"] = self._cursors.read(shop, tab, cursor)
         response = self._table.query(**kwargs)
         items = response.get("Items", [])
         if status is None:
             orders = [decode_order(item) for item in items]
         else:
-            # The index projects keys only; the page reads its orders from the table (one BatchGet).
-            ids = [str(item["tab_sk"]).rpartition("#")[2] for item in items]
-            orders = self._batch_get(shop, ids) if ids else []
+            # The index projects keys only, the table's among them: the page reads its orders by those (one
+            # BatchGet), never by an id parsed out of tab_sk.
+            keys = [{"pk": item["pk"], "sk": item["sk"]} for item in items]
+            orders = self._batch_get(keys) if keys else []
         last = response.get("LastEvaluatedKey")
-        return OrderPage(orders=orders, cursor=_encode_cursor(last) if last else None)
+        return OrderPage(orders=orders, cursor=self._cursors.issue(shop, tab, last) if last else None)
 
-    def _batch_get(self, shop: str, order_ids: list[str]) -> list[Order]:
-        keys = [{"pk": shop_pk(shop), "sk": order_sk(oid)} for oid in order_ids]
-        found: dict[str, Order] = {}
+    def _batch_get(self, keys: list[dict[str, Any]]) -> list[Order]:
+        found: dict[tuple[str, str], Order] = {}
         # The resource's client (de)serialises DynamoDB types itself.
         client = self._table.meta.client
         pending: dict[str, Any] = {self._table.name: {"Keys": keys}}
         while pending:
             response = client.batch_get_item(RequestItems=pending)
             for item in response.get("Responses", {}).get(self._table.name, []):
-                order = decode_order(item)
-                found[order.order_id] = order
+                found[(str(item["pk"]), str(item["sk"]))] = decode_order(item)
             pending = response.get("UnprocessedKeys") or {}
-        return [found[oid] for oid in order_ids if oid in found]
+        return [found[k] for k in ((str(key["pk"]), str(key["sk"])) for key in keys) if k in found]
 
     def count_by_status(self, shop: str) -> dict[OrderStatus, int]:
         """Orders per tab: one COUNT query per status on TabIndex (reads keys only)."""
@@ -219,7 +317,7 @@ class OrderRepository:
         response = self._table.query(**kwargs)
         pairs = []
         for item in response.get("Items", []):
-            shop, _, order_id = str(item["sync_sk"]).rpartition("#")
+            shop, _, order_id = str(item["sync_sk"]).partition("#")  # a shop handle has no "#"; an id may
             pairs.append((shop, order_id))
         return pairs, response.get("LastEvaluatedKey")
 
@@ -232,21 +330,10 @@ class OrderRepository:
                 return
 
 
+def _unpadded(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
 def _deserialize(raw: dict[str, Any]) -> dict[str, Any]:
     return {k: _deserializer.deserialize(v) for k, v in raw.items()}
 
-
-def _encode_cursor(key: dict[str, Any]) -> str:
-    return base64.urlsafe_b64encode(json.dumps(from_item(key), sort_keys=True).encode()).decode()
-
-
-def _decode_cursor(cursor: str, shop: str) -> dict[str, Any]:
-    try:
-        key = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-    except (ValueError, UnicodeDecodeError) as error:
-        raise InvalidCursor("cursor is not valid") from error
-    # A cursor is only ever honoured for the shop it was issued to.
-    if not isinstance(key, dict) or key.get("pk") != shop_pk(shop) or not all(
-            isinstance(v, str) for v in key.values()):
-        raise InvalidCursor("cursor is not valid")
-    return key

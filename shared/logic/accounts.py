@@ -8,18 +8,21 @@ Every AliExpress business call for a shop goes through `AliExpressAccounts.call(
   with RECONNECT_ATTENTION. An expired connection never fails silently.
 Transient failures (timeouts, 5xx, rate limit) are never taken for a disconnect: they propagate as is.
 
-`AliExpressConnect` is the OAuth flow's use case: the signed state, the shop checks, the code exchange.
+`AliExpressConnect` is the OAuth flow's use case: the signed, single-use state, the shop checks, the code
+exchange.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 import threading
 import time
 from collections.abc import Callable
-from typing import Any, TypeVar
+from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar
 
 from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import SecretStr
@@ -86,17 +89,41 @@ def sign_state(shop: str, key: str, now: float, ttl: int = STATE_TTL_SECONDS) ->
     return f"{message}.{_state_mac(key, message)}"
 
 
+# What sign_state makes, and nothing else (ASCII only: str.isdigit() also takes "²" and Arabic-Indic digits).
+STATE_SHAPE = re.compile(r"([a-z0-9][a-z0-9-]{0,62})\.([0-9]{1,12})\.([0-9a-f]{16})\.([0-9a-f]{64})", re.ASCII)
+MAX_STATE_LENGTH = 200
+
+
+@dataclass(frozen=True)
+class VerifiedState:
+    shop: str
+    expires_at: int  # epoch seconds
+    nonce: str  # what makes it single-use
+
+
+def check_state(state: str, key: str, now: float) -> VerifiedState:
+    """A valid, unexpired state's parts; InvalidState for anything else (never another exception)."""
+    match = STATE_SHAPE.fullmatch(state) if len(state) <= MAX_STATE_LENGTH else None
+    if match is None:
+        raise InvalidState("state is malformed")
+    shop, expiry, nonce, mac = match.groups()
+    # Bytes, not str: compare_digest refuses str holding non-ASCII characters.
+    if not hmac.compare_digest(_state_mac(key, f"{shop}.{expiry}.{nonce}").encode(), mac.encode()):
+        raise InvalidState("state signature does not match")
+    if int(expiry) < now:
+        raise InvalidState("state expired: start the connection again")
+    return VerifiedState(shop=shop, expires_at=int(expiry), nonce=nonce)
+
+
 def verify_state(state: str, key: str, now: float) -> str:
     """The shop named by a valid, unexpired state; InvalidState otherwise."""
-    parts = state.split(".")
-    if len(parts) != 4 or not parts[1].isdigit():
-        raise InvalidState("state is malformed")
-    message = ".".join(parts[:3])
-    if not hmac.compare_digest(_state_mac(key, message), parts[3]):
-        raise InvalidState("state signature does not match")
-    if int(parts[1]) < now:
-        raise InvalidState("state expired: start the connection again")
-    return parts[0]
+    return check_state(state, key, now).shop
+
+
+class UsedStates(Protocol):
+    """The single-use record of states (shared.data.oauth_states.OAuthStateStore)."""
+
+    def use(self, shop: str, nonce: str, *, expires_at: int, now: int) -> bool: ...
 
 
 # ---------------------------------------------------------------- accounts
@@ -256,36 +283,45 @@ class AliExpressConnect:
     """GET /connect/aliexpress (the authorize URL) and its callback (the code exchange).
 
     Starting needs the shop's seller API token: without it anyone could bind their own AliExpress account to
-    someone else's shop and receive its customers' orders. `state_key()` is the app's state signing key.
+    someone else's shop and receive its customers' orders. An unknown shop gets the same 401 as a known one
+    without its token (no shop enumeration). `state_key()` is the app's state signing key.
+
+    A state is single-use: the callback records it (`states.use`, one conditional write) before exchanging
+    the code, so replaying a completed callback's state with another code is refused (400) and logged. A
+    callback without a code (the seller declined) does not use it up: going back and approving still works.
     """
 
     def __init__(self, accounts: AliExpressAccounts, secrets: ShopSecretReader, auth: SellerAuth,
-                 state_key: Callable[[], str], clock: Callable[[], float] = time.time) -> None:
+                 state_key: Callable[[], str], *, states: UsedStates, clock: Callable[[], float] = time.time) -> None:
         self._accounts = accounts
         self._secrets = secrets
         self._auth = auth
         self._state_key = state_key
+        self._states = states
         self._clock = clock
 
     def authorize_url(self, shop: str, authorization: str | None, redirect_uri: str) -> str:
         """AliExpress's authorize page with a signed, STATE_TTL_SECONDS state naming `shop`."""
         if not shop:
             raise BadRequest("shop is required")
-        if self._secrets.get(shop) is None:
-            raise NotFound("shop")
-        self._auth.require(shop, authorization)
+        self._auth.require(shop, authorization)  # unknown shop or wrong token: the same NotAuthorized
         return self._accounts.client.authorize_url(redirect_uri, sign_state(shop, self._state_key(), self._clock()))
 
     def complete(self, code: str, state: str) -> str:
         """Exchange the code for the shop the state names; that shop. Nothing is stored on any failure."""
         try:
-            shop = verify_state(state, self._state_key(), self._clock())
+            verified = check_state(state, self._state_key(), self._clock())
         except InvalidState as error:
             metrics.add_metric(name="AliExpressConnectRejected", unit=MetricUnit.Count, value=1)
             raise BadRequest(f"invalid state: {error}") from error
+        shop = verified.shop
         if not code:
             # The seller declined on AliExpress's page (no code comes back).
             raise BadRequest("AliExpress returned no authorization code: the connection was not approved")
+        if not self._states.use(shop, verified.nonce, expires_at=verified.expires_at, now=int(self._clock())):
+            metrics.add_metric(name="AliExpressConnectRejected", unit=MetricUnit.Count, value=1)
+            logger.warning("aliexpress connect state replayed", extra={"shop": shop})
+            raise BadRequest("invalid state: already used; start the connection again")
         if self._secrets.get(shop) is None:
             raise NotFound("shop")
         try:

@@ -172,7 +172,8 @@ class TrackingNotifier:
 
     def _one(self, order: Order, package: Package, settings: ShopSettings, report: NotifyReport) -> Notified | NotSent:
         if not settings.send_tracking_email:
-            return NotSent("Not sent: this shop's tracking email is off (ShopBase notifies the customer).")
+            other = "ShopBase's shipping email is on" if settings.notify_customer else "no email channel is on"
+            return NotSent(f"Not sent: this shop's tracking email is off ({other}).")
         if not settings.sender_email:
             return NotSent("Not sent: no sender address is set for this shop's tracking emails.")
         recipient = order.customer.email

@@ -7,13 +7,16 @@ seller, another worker) are merged, and an order with no news costs zero writes:
 checked" timestamps; only values that changed are written.
 
 Parcels are matched to the store's line items (`package_lines`) through the variant links (product + SKU);
-an AliExpress order of a store order split over several suppliers learns its lines from its child orders
-(`child_line_ids`). Stalled tracking (shipped `STALL_AFTER` ago, no number or no event yet) flags the order.
+a parcel item's quantity is spread over every line item of that product + SKU (placement merges them into
+one AliExpress line), after what the AliExpress order's other parcels already cover. An AliExpress order
+of a store order split over several suppliers learns its lines from its child orders (`child_line_ids`).
+Stalled tracking (shipped `STALL_AFTER` ago, no number or no event yet) flags the order, and so does an
+order AliExpress shipped completely while some store item has no parcel (`unshipped_items`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import KW_ONLY, dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -36,8 +39,9 @@ from shared.logic.sync_status_map import (
     owned_attention,
     stalled_attention,
     stored_state,
+    unshipped_attention,
 )
-from shared.models.order import AeOrder, Order, OrderStatus, Package, PackageLine, utcnow
+from shared.models.order import AeOrder, LineItem, Order, OrderStatus, Package, PackageLine, utcnow
 from shared.models.shop import Link
 from shared.observability import logger
 
@@ -85,6 +89,8 @@ class Observation:
     packages: list[Package] = field(default_factory=list)
     # The store line items this AliExpress order covers, when placement could not tell (several suppliers).
     line_item_ids: list[str] = field(default_factory=list)
+    # Parcels AliExpress listed without a tracking number yet: their items are not in `packages`.
+    unnumbered: int = 0
 
 
 @dataclass
@@ -138,39 +144,64 @@ def _line_ids(order: Order, ae: AeOrder) -> list[str]:
     return [li.id for li in order.line_items] if len(order.ae_orders) == 1 else []
 
 
-def package_lines(order: Order, ae: AeOrder, parcel: TrackingPackage, links: LinksOf) -> list[PackageLine]:
-    """The store line items (and quantities) in one parcel, from its package_item_list."""
+def _matches(link: Link | None, product_id: str | None, sku_id: str | None) -> bool:
+    if link is None or link.product_id != product_id:
+        return False
+    return not (link.sku_id and sku_id and link.sku_id != sku_id)
+
+
+def _allocate(parcel: TrackingPackage, candidates: dict[str, LineItem], room: Mapping[str, int],
+              by_variant: Mapping[str, Link]) -> dict[str, int]:
+    """Each parcel item's quantity spread over EVERY line item of its product + SKU, in order, up to each
+    line's `room`: placement merges line items of one SKU into one AliExpress line, so one parcel item may
+    stand for several store line items."""
+    left = dict(room)
+    lines: dict[str, int] = {}
+    for pi in parcel.package_item_list:
+        matching = [i for i, li in candidates.items()
+                    if _matches(by_variant.get(li.variant_id or ""), pi.item_id, pi.sku_id)]
+        # No quantity on the item: it holds whatever its lines still lack.
+        units = pi.quantity if pi.quantity else sum(left[i] for i in matching)
+        for item_id in matching:
+            take = min(units, left[item_id])
+            if take > 0:
+                lines[item_id] = lines.get(item_id, 0) + take
+                left[item_id] -= take
+                units -= take
+    return lines
+
+
+def package_lines(order: Order, ae: AeOrder, parcel: TrackingPackage, links: LinksOf,
+                  covered: Mapping[str, int] | None = None) -> list[PackageLine]:
+    """The store line items (and quantities) in one parcel, from its package_item_list.
+
+    `covered`: quantities of this AliExpress order's line items already in its other parcels; a parcel's
+    items go first to what those do not cover yet (two parcels of one merged SKU → one line item each).
+    """
     ids = _line_ids(order, ae)
     items = {li.id: li for li in order.line_items if li.id in ids and li.quantity > 0}
     if not items:
         return []
+    done = covered or {}
+    room = {i: max(0, li.quantity - done.get(i, 0)) for i, li in items.items()}
     if not parcel.package_item_list:
-        # No item list: the parcel is the whole AliExpress order.
-        return [PackageLine(line_item_id=i, quantity=li.quantity) for i, li in items.items()]
+        # No item list: the parcel is the whole AliExpress order (what its other parcels left).
+        rest = {i: q for i, q in room.items() if q > 0} or {i: li.quantity for i, li in items.items()}
+        return [PackageLine(line_item_id=i, quantity=q) for i, q in rest.items()]
     if len(items) == 1:
         (only_id, only), = items.items()
-        qty = sum(pi.quantity or 0 for pi in parcel.package_item_list) or only.quantity
-        return [PackageLine(line_item_id=only_id, quantity=min(qty, only.quantity))]
+        qty = sum(pi.quantity or 0 for pi in parcel.package_item_list) or room[only_id] or only.quantity
+        return [PackageLine(line_item_id=only_id, quantity=min(qty, room[only_id] or only.quantity))]
     by_variant = links()
-    lines: dict[str, int] = {}
-    for pi in parcel.package_item_list:
-        match = None
-        for item_id, li in items.items():
-            link = by_variant.get(li.variant_id or "")
-            if link is None or link.product_id != pi.item_id:
-                continue
-            if link.sku_id and pi.sku_id and link.sku_id != pi.sku_id:
-                continue
-            match = item_id
-            break
-        if match is None:
-            continue
-        lines[match] = min(items[match].quantity, lines.get(match, 0) + (pi.quantity or items[match].quantity))
+    # What the earlier parcels left first; a parcel of items already covered (AliExpress re-labelled
+    # it?) maps as if alone rather than to nothing.
+    lines = _allocate(parcel, items, room, by_variant) or \
+        _allocate(parcel, items, {i: li.quantity for i, li in items.items()}, by_variant)
     if not lines:
         logger.warning("parcel items not matched to line items; recording the whole AliExpress order",
                        extra={"shop": order.shop, "order_id": order.order_id, "ae_order_id": ae.ae_order_id})
         return [PackageLine(line_item_id=i, quantity=li.quantity) for i, li in items.items()]
-    return [PackageLine(line_item_id=i, quantity=q) for i, q in lines.items()]
+    return [PackageLine(line_item_id=i, quantity=lines[i]) for i in items if i in lines]
 
 
 def _ms(value: int | None) -> datetime | None:
@@ -178,14 +209,14 @@ def _ms(value: int | None) -> datetime | None:
 
 
 def observed_package(order: Order, ae: AeOrder, parcel: TrackingPackage, now: datetime,
-                     links: LinksOf) -> Package | None:
+                     links: LinksOf, covered: Mapping[str, int] | None = None) -> Package | None:
     """The parcel as a package of the store order; None while it has no tracking number ("not yet")."""
     number = parcel.mail_no.strip()
     if not number:
         return None
     events = [n.time_stamp for n in parcel.detail_node_list if n.time_stamp]
     return Package(tracking_number=number, carrier=(parcel.carrier_name or parcel.cp_name or "").strip(),
-                   tracking_url=parcel.tracking_url, line_items=package_lines(order, ae, parcel, links),
+                   tracking_url=parcel.tracking_url, line_items=package_lines(order, ae, parcel, links, covered),
                    ae_order_id=ae.ae_order_id, found_at=now, last_event_at=_ms(max(events)) if events else None)
 
 
@@ -203,6 +234,27 @@ def stalled(order: Order, now: datetime, stall_after: timedelta = STALL_AFTER) -
         if all(p.last_event_at is None for p in parcels):
             return stalled_attention(ae.ae_order_id, ae.shipped_at, has_number=True)
     return None
+
+
+def unshipped_items(order: Order, waiting_for_numbers: bool = False) -> list[tuple[str, str, int]]:
+    """(line item id, title, quantity missing) of store items no parcel holds although every AliExpress order
+    of the order has shipped everything; [] while anything may still come (part shipped, a parcel without a
+    number yet, a parcel whose items we could not tell)."""
+    if waiting_for_numbers or not order.ae_orders:
+        return []
+    if any(stored_state(ae) not in (AeState.SHIPPED, AeState.FINISHED) for ae in order.ae_orders):
+        return []
+    if any(not p.line_items for p in order.packages):
+        return []  # pushed as "the whole order": ShopBase fulfils what is left
+    shipped = {p.ae_order_id for p in order.packages}
+    if any(ae.ae_order_id not in shipped for ae in order.ae_orders):
+        return []  # no parcel at all yet: that is stalled tracking's case
+    done: dict[str, int] = {}
+    for package in order.packages:
+        for line in package.line_items:
+            done[line.line_item_id] = done.get(line.line_item_id, 0) + line.quantity
+    return [(li.id, li.title, li.quantity - done.get(li.id, 0)) for li in order.line_items
+            if li.quantity > done.get(li.id, 0)]
 
 
 def _merge_package(known: Package, parcel: Package) -> None:
@@ -263,6 +315,9 @@ def apply_observations(order: Order, observations: Sequence[Observation], now: d
             attention = needs_you_attention(odd)
         elif new.status in SYNC_STATUSES:
             attention = stalled(new, now, stall_after)
+            if attention is None:
+                missing = unshipped_items(new, waiting_for_numbers=any(ob.unnumbered for ob in observations))
+                attention = unshipped_attention(missing) if missing else None
     if attention is not None:
         new.attention = attention
     elif owned_attention(new.attention):
@@ -359,8 +414,23 @@ class OrderSyncer:
         if state in SHIPPED_STATES:
             result.calls += 1
             parcels = self.accounts.call(shop, lambda c, token: c.get_tracking(token, ae.ae_order_id))
+            # What this AliExpress order's parcels already cover, so the next parcel of a merged SKU goes to
+            # the line items still lacking it. A parcel recorded before keeps its lines.
+            covered: dict[str, int] = {}
+            for known in order.packages:
+                if known.ae_order_id == ae.ae_order_id:
+                    for line in known.line_items:
+                        covered[line.line_item_id] = covered.get(line.line_item_id, 0) + line.quantity
             for parcel in parcels:
-                package = observed_package(order, ae, parcel, now, links)
-                if package is not None:
-                    ob.packages.append(package)
+                if not parcel.mail_no.strip():
+                    ob.unnumbered += 1
+                    continue
+                stored = order.package(parcel.mail_no.strip())
+                package = observed_package(order, ae, parcel, now, links, None if stored else covered)
+                if package is None:
+                    continue
+                ob.packages.append(package)
+                if stored is None:
+                    for line in package.line_items:
+                        covered[line.line_item_id] = covered.get(line.line_item_id, 0) + line.quantity
         return ob

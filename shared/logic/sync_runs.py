@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from shared.data.sync_runs import Counts, SyncRun
 from shared.logic.order_sync import Syncer, SyncOutcome
@@ -28,6 +28,16 @@ KEYS_PER_MESSAGE = 10  # orders per SQS message: small, so the last messages of 
 SHARD_PAGE = 400  # keys read from one SyncIndex shard per shard message
 MIN_SECONDS_PER_ORDER = 20.0  # stop taking orders when the invocation has less time than this left
 TAKEOVER_AFTER = timedelta(minutes=5)
+# The schedule (infra/template.yaml: cron(0 0,12 * * ? *), UTC): a slot is one of these hours, minute 0.
+SLOT_HOURS = frozenset({0, 12})
+# A slot older than this is refused (Scheduler itself gives up on an event after an hour,
+# MaximumEventAgeInSeconds); SYNC_SLOT_MAX_AGE_SECONDS sets it. What covers a refused or missed slot: the
+# next slot syncs every order still waiting (orders stay in SyncIndex until their status moves on), and
+# "sync now" does at once for a shop.
+SLOT_MAX_AGE = timedelta(hours=6)
+# A slot ahead of now by more than this (clock skew) is refused too: its run id would block that slot's
+# real run when it comes.
+SLOT_MAX_AHEAD = timedelta(minutes=5)
 
 
 class RunStore(Protocol):
@@ -58,21 +68,24 @@ class SyncCandidates(Protocol):
                         ) -> tuple[list[tuple[str, str]], dict[str, Any] | None]: ...
 
 
+MAX_KEYS_PER_MESSAGE = 1000  # far above what a run enqueues (KEYS_PER_MESSAGE), to refuse nonsense
+
+
 class ShardMessage(BaseModel):
     kind: str = "shard"
-    run: str
-    unit: str
+    run: str = Field(min_length=1, max_length=200)
+    unit: str = Field(min_length=1, max_length=500)
     since: datetime
-    shard: int
+    shard: int = Field(ge=0, lt=256)
     cursor: dict[str, Any] | None = None
 
 
 class OrdersMessage(BaseModel):
     kind: str = "orders"
-    run: str
-    unit: str
+    run: str = Field(min_length=1, max_length=200)
+    unit: str = Field(min_length=1, max_length=500)
     since: datetime
-    keys: list[tuple[str, str]]
+    keys: list[tuple[str, str]] = Field(max_length=MAX_KEYS_PER_MESSAGE)
 
 
 @dataclass
@@ -85,6 +98,9 @@ class RunDeps:
     clock: Callable[[], datetime] = utcnow
     keys_per_message: int = KEYS_PER_MESSAGE
     shard_page: int = SHARD_PAGE
+    # Scheduled slots older (or further ahead) than this are refused; None: any slot on the schedule runs,
+    # whatever its time (the local runtime fires slots "as if it were that time").
+    slot_max_age: timedelta | None = None
 
 
 @dataclass
@@ -100,6 +116,14 @@ class StartReport:
     run_id: str
     started: bool
     messages: int = 0
+    refused: str | None = None  # why the slot was refused (nothing claimed, nothing enqueued)
+
+
+SYNC_NOW_PREFIX = "now-"  # run ids of "sync now" runs; scheduled runs are named by their slot
+
+
+def is_scheduled_run(run_id: str) -> bool:
+    return not run_id.startswith(SYNC_NOW_PREFIX)
 
 
 def slot_of(scheduled: datetime) -> str:
@@ -111,15 +135,35 @@ def _cursor_tag(cursor: dict[str, Any]) -> str:
     return hashlib.blake2b(json.dumps(cursor, sort_keys=True, default=str).encode(), digest_size=6).hexdigest()
 
 
-def start_scheduled_run(deps: RunDeps, scheduled: datetime, *, takeover_after: timedelta = TAKEOVER_AFTER
-                        ) -> StartReport:
+def slot_refusal(scheduled: datetime, now: datetime, max_age: timedelta | None) -> str | None:
+    """Why `scheduled` is not a slot to run now (a sentence), or None: it must be on the schedule (00:00 or
+    12:00 UTC, minute 0) and, with a `max_age`, neither older than it nor ahead of now."""
+    at = scheduled.astimezone(UTC)
+    if at.hour not in SLOT_HOURS or (at.minute, at.second, at.microsecond) != (0, 0, 0):
+        return f"{at:%Y-%m-%dT%H:%M:%S}Z is not on the schedule (00:00 and 12:00 UTC)"
+    if max_age is None:
+        return None
+    if now - at > max_age:
+        return f"the slot {slot_of(at)} is older than {max_age}"
+    if at - now > SLOT_MAX_AHEAD:
+        return f"the slot {slot_of(at)} is ahead of now"
+    return None
+
+
+def start_scheduled_run(deps: RunDeps, scheduled: datetime, *, takeover_after: timedelta = TAKEOVER_AFTER,
+                        check_age: bool = True) -> StartReport:
     """Claim the slot's run and enqueue one message per shard; a second delivery of the slot does nothing.
 
+    A slot off the schedule, or (`check_age`) out of `deps.slot_max_age`, is refused: logged, nothing written.
     A starter that died between the claim and the enqueue is taken over by a later delivery of the same
     slot (after `takeover_after`): shard messages have fixed unit ids, so a duplicate is counted once.
     """
     run_id = slot_of(scheduled)
     now = deps.clock()
+    refusal = slot_refusal(scheduled, now, deps.slot_max_age if check_age else None)
+    if refusal is not None:
+        logger.warning("sync slot refused", extra={"run_id": run_id, "reason": refusal})
+        return StartReport(run_id, started=False, refused=refusal)
     if not deps.runs.claim(run_id, kind="scheduled", started_at=now, pending=deps.shards):
         if not deps.runs.take_over(run_id, claimed_before=now - takeover_after, now=now):
             logger.info("sync run already started for this slot", extra={"run_id": run_id})
@@ -147,7 +191,7 @@ def orders_messages(run_id: str, unit: str, since: datetime, keys: Sequence[tupl
 def start_shop_run(deps: RunDeps, shop: str, keys: Sequence[tuple[str, str]]) -> tuple[str, int]:
     """A "sync now" run for one shop's orders: enqueued like a scheduled run's pages."""
     now = deps.clock()
-    run_id = f"now-{shop}-{now:%Y%m%dT%H%M%S%f}"
+    run_id = f"{SYNC_NOW_PREFIX}{shop}-{now:%Y%m%dT%H%M%S%f}"
     messages = orders_messages(run_id, "n", now, keys, deps.keys_per_message)
     deps.runs.claim(run_id, kind="sync_now", started_at=now, pending=len(messages))
     deps.queue.send(messages)
@@ -155,14 +199,31 @@ def start_shop_run(deps: RunDeps, shop: str, keys: Sequence[tuple[str, str]]) ->
     return run_id, len(messages)
 
 
-def parse_message(body: str) -> ShardMessage | OrdersMessage:
-    data = json.loads(body)
-    if not isinstance(data, dict):
-        raise ValueError("a sync message is a JSON object")
+def _reason(error: ValidationError) -> str:
+    # Locations and messages only, never the input (it may be large, or anything at all).
+    return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}"
+                     for e in error.errors(include_input=False, include_url=False))[:500]
+
+
+class MalformedMessage(ValueError):
+    """A sync message that can never be processed: its record fails alone and the redrive parks it in the DLQ."""
+
+
+def parse_message(body: str, *, message_id: str | None = None) -> ShardMessage | OrdersMessage:
+    """The message of one SQS record; MalformedMessage (logged with its reason) when it is not one."""
     try:
+        data = json.loads(body)
+        if not isinstance(data, dict):
+            raise MalformedMessage("a sync message is a JSON object")
         return ShardMessage.model_validate(data) if data.get("kind") == "shard" else OrdersMessage.model_validate(data)
+    except MalformedMessage as error:
+        reason = str(error)
     except ValidationError as error:
-        raise ValueError(f"malformed sync message: {error.error_count()} errors") from error
+        reason = f"{error.error_count()} errors: {_reason(error)}"
+    except (ValueError, RecursionError) as error:
+        reason = f"not JSON: {type(error).__name__}"
+    logger.warning("malformed sync message", extra={"message_id": message_id, "reason": reason})
+    raise MalformedMessage(f"malformed sync message: {reason}")
 
 
 def _shard_children(deps: RunDeps, message: ShardMessage) -> list[dict[str, Any]]:

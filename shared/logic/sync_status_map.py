@@ -88,6 +88,7 @@ CANCELLED_REASON = "Cancelled on AliExpress — order again."
 CANCELLED_REASON_CODE = "aliexpress_cancelled"
 ATTENTION_PREFIX = "AliExpress order "
 STALLED_PREFIX = "Stalled tracking: "
+UNSHIPPED_PREFIX = "Items not shipped: "
 
 ATTENTION_TEXT = {
     "IN_ISSUE": "a dispute is open",
@@ -116,7 +117,19 @@ def is_stalled_attention(attention: str | None) -> bool:
     return bool(attention and attention.startswith(STALLED_PREFIX))
 
 
+def unshipped_attention(items: Iterable[tuple[str, str, int]]) -> str:
+    """Every AliExpress order shipped, yet these store items ((line item id, title, quantity)) have no parcel."""
+    listed = ", ".join(f"{qty} x {title or 'item'} (line item {item_id})" for item_id, title, qty in items)
+    return f"{UNSHIPPED_PREFIX}AliExpress shows every AliExpress order of this order shipped, but no parcel " \
+           f"holds {listed}. Ask the supplier on AliExpress, or fulfill these items by hand with their tracking " \
+           "number (Fulfill)."
+
+
+def is_unshipped_attention(attention: str | None) -> bool:
+    return bool(attention and attention.startswith(UNSHIPPED_PREFIX))
+
+
 def owned_attention(attention: str | None) -> bool:
     """Attention texts the sync sets, and may therefore clear; other writers' flags are left alone."""
-    return attention is not None and (attention.startswith((ATTENTION_PREFIX, STALLED_PREFIX))
+    return attention is not None and (attention.startswith((ATTENTION_PREFIX, STALLED_PREFIX, UNSHIPPED_PREFIX))
                                       or attention == RECONNECT_ATTENTION)

@@ -2,8 +2,10 @@
 
 Checked in this order, each failure a domain error the HTTP layer answers (nothing is written before all pass):
   body over max_bytes → TooLarge; unknown shop, a shop-domain header naming another shop, or a bad signature
-  on the exact bytes received → NotAuthorized (the same answer whichever it was); not JSON → BadRequest; not a
-  JSON object → Invalid(field=""); the wrong shape → pydantic's ValidationError (the HTTP layer names the field).
+  on the exact bytes received → NotAuthorized (the same answer whichever it was); not UTF-8, not JSON, or nested
+  deeper than MAX_JSON_DEPTH → BadRequest; not a JSON object → Invalid(field=""); the wrong shape or a field
+  out of its bounds → pydantic's ValidationError (the HTTP layer names the field); an order that does not fit
+  one stored item → TooLarge naming it.
 """
 
 from __future__ import annotations
@@ -29,6 +31,38 @@ from shared.shopbase.signature import verify_webhook
 
 SHOP_DOMAIN_HEADER = "x-shopbase-shop-domain"
 SIGNATURE_HEADER = "x-shopbase-hmac-sha256"
+# ShopBase orders nest five levels; unknown fields are kept as sent (model_extra), so their depth is bounded here.
+MAX_JSON_DEPTH = 32
+
+
+def read_payload(body: bytes) -> Any:
+    """The JSON value of a verified body; BadRequest for bytes that are not UTF-8 JSON of a bounded depth."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise BadRequest("body is not UTF-8 text") from error
+    try:
+        payload = json.loads(text)
+    except RecursionError as error:
+        raise BadRequest(f"body is nested deeper than {MAX_JSON_DEPTH} levels") from error
+    except ValueError as error:
+        raise BadRequest("body is not valid JSON") from error
+    if _deeper_than(payload, MAX_JSON_DEPTH):
+        raise BadRequest(f"body is nested deeper than {MAX_JSON_DEPTH} levels")
+    return payload
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    pending: list[tuple[Any, int]] = [(value, 1)]
+    while pending:
+        node, depth = pending.pop()
+        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else None
+        if children is None:
+            continue
+        if depth > limit:
+            return True
+        pending.extend((child, depth + 1) for child in children)
+    return False
 
 
 class WebhookReceiver:
@@ -46,10 +80,7 @@ class WebhookReceiver:
         lowered = {name.lower(): value for name, value in headers.items()}
         if not self.authentic(shop, lowered, body):
             raise NotAuthorized()
-        try:
-            payload = json.loads(body)
-        except (ValueError, UnicodeDecodeError) as error:
-            raise BadRequest("body is not valid JSON") from error
+        payload = read_payload(body)
         if not isinstance(payload, dict):
             raise Invalid("body must be a JSON object", field="")
         result = self._apply(shop, topic, payload, body)

@@ -1,6 +1,8 @@
 """The stored order: what the pipeline needs from the ShopBase order, plus our own state.
 
-Money stays a decimal string; ids are strings (AliExpress order ids exceed 2^53).
+Money stays a decimal string; ids are strings (AliExpress order ids exceed 2^53). The order id is part of the
+table's keys: at most MAX_ORDER_ID_CHARS characters (intake accepts only ShopBase ids, digits). Quantities
+stay within DynamoDB's 38-digit numbers (the intake model, shared.models.shopbase_order, bounds the rest).
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict, Field
 
 MAX_HISTORY = 50
+MAX_ORDER_ID_CHARS = 64
+MAX_QUANTITY = 1_000_000
 
 
 def utcnow() -> datetime:
@@ -40,7 +44,7 @@ class LineItem(_Model):
     sku: str | None = None
     title: str = ""
     variant_title: str | None = None
-    quantity: int = Field(ge=0)
+    quantity: int = Field(ge=0, le=MAX_QUANTITY)
     price: str = "0"
 
 
@@ -131,7 +135,7 @@ class Placement(_Model):
 
 class Order(_Model):
     shop: str
-    order_id: str
+    order_id: str = Field(min_length=1, max_length=MAX_ORDER_ID_CHARS)
     name: str = ""
     status: OrderStatus
     financial_status: str | None = None

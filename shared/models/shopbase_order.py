@@ -13,11 +13,19 @@ negative or non-numeric quantity, and
 an unreadable created_at / updated_at / cancelled_at of an order or a refund (deliveries are ordered and
 cancellations decided by them). Other unreadable timestamps only inform, and become None.
 reprs show no customer data, so a model can be logged.
+
+Bounded, so that whatever is accepted can be stored (one DynamoDB item, its key sizes and 38-digit numbers):
+an order id is a ShopBase id (digits, 1 to 2^63-1, leading zeros dropped: it is part of the table's keys); other
+ids at most 64 characters; texts at most 1,024 characters (codes 64, currency 16); quantities 0 to 1,000,000;
+amounts below 10^15 with at most 30 digits; timestamps from 1970 to 2200; at most 2,500 line items. Out of
+bounds is refused, naming the field. (pydantic refuses strings that are not valid Unicode, such as the lone
+surrogate an escape like "\\udc80" makes.)
 """
 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
@@ -26,7 +34,31 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
+from shared.models.order import MAX_QUANTITY
+
 TAX_ID_ATTRIBUTES = frozenset({"cpf", "tax_id", "tax_number", "rut", "rut_no", "vat", "vat_no", "passport_no"})
+
+# Bounds (see the module docstring).
+MAX_ORDER_ID = 2**63 - 1
+MAX_ID_CHARS = 64
+MAX_TEXT_CHARS = 1024
+MAX_CODE_CHARS = 64
+MAX_CURRENCY_CHARS = 16
+MAX_AMOUNT = Decimal(10) ** 15
+MAX_AMOUNT_DIGITS = 30
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(2200, 1, 1, tzinfo=UTC)
+MAX_LINE_ITEMS = 2500
+MAX_LISTED = 1000  # fulfillments, tracking numbers, note attributes, refunds: read, not stored
+_DIGITS = re.compile(r"[0-9]+")
+
+
+def _order_id(value: Any) -> str:
+    # Part of the table's keys: one spelling per order ("0042" is order 42), nothing a key cannot hold.
+    text = _id(value)
+    if not _DIGITS.fullmatch(text) or not 0 < int(text) <= MAX_ORDER_ID:
+        raise ValueError("must be a ShopBase order id (digits, 1 to 2^63-1)")
+    return str(int(text))
 
 
 def _id(value: Any) -> str:
@@ -76,14 +108,15 @@ def _timestamp(value: Any, *, strict: bool) -> datetime | None:
     if value is None or isinstance(value, bool):
         return None
     if isinstance(value, datetime):
-        return (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(UTC)
+        return _in_range(value, strict=strict)
     if isinstance(value, int | float):
         if not math.isfinite(value) or value <= 0:
             return None
         try:
-            return datetime.fromtimestamp(value / 1000 if value > 1e11 else value, UTC)
+            moment = datetime.fromtimestamp(value / 1000 if value > 1e11 else value, UTC)
         except (OverflowError, OSError, ValueError):
-            return None
+            moment = datetime.max.replace(tzinfo=UTC)  # past any date: refused or None below
+        return _in_range(moment, strict=strict)
     if isinstance(value, str):
         text = value.strip()
         if not text or text == "0":
@@ -91,12 +124,25 @@ def _timestamp(value: Any, *, strict: bool) -> datetime | None:
         try:
             parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
         except ValueError:
-            if text.lstrip("-").replace(".", "", 1).isdigit():
+            if len(text) <= 32 and text.lstrip("-").replace(".", "", 1).isdigit():
                 return _timestamp(float(text), strict=strict)
         else:
-            return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
+            return _in_range(parsed, strict=strict)
     if strict:
         raise ValueError("must be an ISO 8601 timestamp")
+    return None
+
+
+def _in_range(moment: datetime, *, strict: bool) -> datetime | None:
+    try:
+        # Year 1 with a positive offset, or 9999 with a negative one, has no UTC date: OverflowError.
+        utc = (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
+    except (OverflowError, ValueError):
+        utc = None
+    if utc is not None and EARLIEST <= utc < LATEST:
+        return utc
+    if strict:
+        raise ValueError(f"must be a timestamp from {EARLIEST.year} to {LATEST.year}")
     return None
 
 
@@ -121,6 +167,8 @@ def _money(value: Any) -> Decimal | None:
         raise ValueError("must be an amount")
     if not money.is_finite():
         raise ValueError("must be a finite amount")
+    if abs(money) >= MAX_AMOUNT or len(money.as_tuple().digits) > MAX_AMOUNT_DIGITS:
+        raise ValueError(f"must be an amount below 10^15 with at most {MAX_AMOUNT_DIGITS} digits")
     return money
 
 
@@ -168,7 +216,21 @@ StrictTimestamp = Annotated[datetime | None, BeforeValidator(partial(_timestamp,
 Money = Annotated[Decimal | None, BeforeValidator(_money)]
 OptionalInt = Annotated[int | None, BeforeValidator(_optional_int)]
 OptionalBool = Annotated[bool | None, BeforeValidator(_optional_bool)]
-Quantity = Annotated[int, Field(ge=0)]
+Quantity = Annotated[int, Field(ge=0, le=MAX_QUANTITY)]
+# What the stored order keeps, bounded (the types above stay as they are for the other Admin API objects).
+OrderId = Annotated[str, BeforeValidator(_order_id)]
+# Strings of at most so many characters (on the string: an optional field's None passes).
+IdChars = Annotated[str, Field(max_length=MAX_ID_CHARS)]
+TextChars = Annotated[str, Field(max_length=MAX_TEXT_CHARS)]
+CodeChars = Annotated[str, Field(max_length=MAX_CODE_CHARS)]
+CurrencyChars = Annotated[str, Field(max_length=MAX_CURRENCY_CHARS)]
+ItemId = Annotated[IdChars, BeforeValidator(_id)]
+OptionalItemId = Annotated[IdChars | None, BeforeValidator(_optional_id)]
+BoundedText = Annotated[TextChars, BeforeValidator(_plain_text)]
+OptionalBoundedText = Annotated[TextChars | None, BeforeValidator(_text)]
+Code = Annotated[CodeChars | None, BeforeValidator(_text)]
+Currency = Annotated[CurrencyChars | None, BeforeValidator(_text)]
+BoundedStatus = Annotated[CodeChars | None, BeforeValidator(_status)]
 
 
 class ShopBaseModel(BaseModel):
@@ -182,11 +244,11 @@ class ShopBaseModel(BaseModel):
 
 
 class ShopBaseCustomer(ShopBaseModel):
-    id: OptionalId = None
-    email: OptionalText = Field(default=None, repr=False)
-    first_name: OptionalText = Field(default=None, repr=False)
-    last_name: OptionalText = Field(default=None, repr=False)
-    phone: OptionalText = Field(default=None, repr=False)
+    id: OptionalItemId = None
+    email: OptionalBoundedText = Field(default=None, repr=False)
+    first_name: OptionalBoundedText = Field(default=None, repr=False)
+    last_name: OptionalBoundedText = Field(default=None, repr=False)
+    phone: OptionalBoundedText = Field(default=None, repr=False)
 
 
 class ShopBaseAddress(ShopBaseModel):
@@ -194,28 +256,28 @@ class ShopBaseAddress(ShopBaseModel):
     # must not ride along.
     model_config = ConfigDict(extra="ignore", coerce_numbers_to_str=True)
 
-    first_name: OptionalText = Field(default=None, repr=False)
-    last_name: OptionalText = Field(default=None, repr=False)
-    name: OptionalText = Field(default=None, repr=False)
-    address1: OptionalText = Field(default=None, repr=False)
-    address2: OptionalText = Field(default=None, repr=False)
-    city: OptionalText = Field(default=None, repr=False)
-    province: OptionalText = None
-    province_code: OptionalText = None
-    country: OptionalText = None
-    country_code: OptionalText = None
-    zip: OptionalText = Field(default=None, repr=False)
-    phone: OptionalText = Field(default=None, repr=False)
-    company: OptionalText = Field(default=None, repr=False)
+    first_name: OptionalBoundedText = Field(default=None, repr=False)
+    last_name: OptionalBoundedText = Field(default=None, repr=False)
+    name: OptionalBoundedText = Field(default=None, repr=False)
+    address1: OptionalBoundedText = Field(default=None, repr=False)
+    address2: OptionalBoundedText = Field(default=None, repr=False)
+    city: OptionalBoundedText = Field(default=None, repr=False)
+    province: OptionalBoundedText = None
+    province_code: Code = None
+    country: OptionalBoundedText = None
+    country_code: Code = None
+    zip: OptionalBoundedText = Field(default=None, repr=False)
+    phone: OptionalBoundedText = Field(default=None, repr=False)
+    company: OptionalBoundedText = Field(default=None, repr=False)
 
 
 class ShopBaseLineItem(ShopBaseModel):
-    id: Id
-    variant_id: OptionalId = None
-    product_id: OptionalId = None
-    sku: OptionalText = None
-    title: Text = ""
-    variant_title: OptionalText = None
+    id: ItemId
+    variant_id: OptionalItemId = None
+    product_id: OptionalItemId = None
+    sku: OptionalBoundedText = None
+    title: BoundedText = ""  # stored cut to 255 characters
+    variant_title: OptionalBoundedText = None
     quantity: Quantity = 0
     price: Money = None
     fulfillable_quantity: OptionalInt = None
@@ -237,12 +299,14 @@ class ShopBaseFulfillment(ShopBaseModel):
     updated_at: Timestamp = None
     tracking_company: OptionalText = None
     tracking_number: OptionalText = None
-    tracking_numbers: Annotated[list[str], BeforeValidator(_list)] = Field(default_factory=list)
+    tracking_numbers: Annotated[list[str], BeforeValidator(_list)] = Field(default_factory=list,
+                                                                          max_length=MAX_LISTED)
     tracking_url: OptionalText = None
-    tracking_urls: Annotated[list[str], BeforeValidator(_list)] = Field(default_factory=list)
+    tracking_urls: Annotated[list[str], BeforeValidator(_list)] = Field(default_factory=list, max_length=MAX_LISTED)
     shipment_status: Status = None
     notify_customer: OptionalBool = None
-    line_items: Annotated[list[ShopBaseLineItem], BeforeValidator(_list)] = Field(default_factory=list)
+    line_items: Annotated[list[ShopBaseLineItem], BeforeValidator(_list)] = Field(default_factory=list,
+                                                                                  max_length=MAX_LINE_ITEMS)
 
     @property
     def is_active(self) -> bool:
@@ -258,34 +322,37 @@ class ShopBaseFulfillment(ShopBaseModel):
 
 
 class NoteAttribute(ShopBaseModel):
-    name: Text = ""
-    value: OptionalText = Field(default=None, repr=False)
+    name: BoundedText = ""
+    value: OptionalBoundedText = Field(default=None, repr=False)  # a tax id is stored with the address
 
 
 class ShopBaseOrder(ShopBaseModel):
-    id: Id
-    name: Text = ""
-    email: OptionalText = Field(default=None, repr=False)
-    phone: OptionalText = Field(default=None, repr=False)
-    currency: OptionalText = None
+    id: OrderId
+    name: BoundedText = ""
+    email: OptionalBoundedText = Field(default=None, repr=False)
+    phone: OptionalBoundedText = Field(default=None, repr=False)
+    currency: Currency = None
     created_at: StrictTimestamp = None
     updated_at: StrictTimestamp = None
     processed_at: Timestamp = None
     closed_at: Timestamp = None
     cancelled_at: StrictTimestamp = None
     cancel_reason: Status = None
-    financial_status: Status = None
-    fulfillment_status: Status = None
+    financial_status: BoundedStatus = None
+    fulfillment_status: BoundedStatus = None
     total_price: Money = None
     subtotal_price: Money = None
     customer: Annotated[ShopBaseCustomer | None, BeforeValidator(_object)] = Field(default=None, repr=False)
     shipping_address: Annotated[ShopBaseAddress | None, BeforeValidator(_object)] = Field(default=None, repr=False)
     billing_address: Annotated[ShopBaseAddress | None, BeforeValidator(_object)] = Field(default=None, repr=False)
-    line_items: Annotated[list[ShopBaseLineItem], BeforeValidator(_list)]
-    fulfillments: Annotated[list[ShopBaseFulfillment], BeforeValidator(_list)] = Field(default_factory=list)
+    line_items: Annotated[list[ShopBaseLineItem], BeforeValidator(_list)] = Field(max_length=MAX_LINE_ITEMS)
+    fulfillments: Annotated[list[ShopBaseFulfillment], BeforeValidator(_list)] = Field(default_factory=list,
+                                                                                       max_length=MAX_LISTED)
     # Kept as sent: nothing reads them, and a refund we cannot parse must not cost us the order.
-    refunds: Annotated[list[Any], BeforeValidator(_anything_listed)] = Field(default_factory=list, repr=False)
-    note_attributes: Annotated[list[NoteAttribute], BeforeValidator(_list)] = Field(default_factory=list, repr=False)
+    refunds: Annotated[list[Any], BeforeValidator(_anything_listed)] = Field(default_factory=list, repr=False,
+                                                                            max_length=MAX_LISTED)
+    note_attributes: Annotated[list[NoteAttribute], BeforeValidator(_list)] = Field(default_factory=list, repr=False,
+                                                                                    max_length=MAX_LISTED)
 
     @property
     def total_price_text(self) -> str:
@@ -306,7 +373,7 @@ class ShopBaseRefund(ShopBaseModel):
     """refunds/create delivers a refund, not an order."""
 
     id: OptionalId = None
-    order_id: Id
+    order_id: OrderId
     created_at: StrictTimestamp = None
     note: OptionalText = Field(default=None, repr=False)
     refund_line_items: Annotated[list[dict[str, Any]], BeforeValidator(_list)] = Field(

@@ -10,6 +10,10 @@ from simulators.aliexpress.protocol import ControlError
 DAY = 86400.0
 ERROR_ENVELOPES = ("auto", "wrapped", "flat", "mixed")
 REPEAT_MODES = ("same_ids", "repeated_error")
+# Which token refresh API the gateway knows: both, only /auth/token/refresh ("plain"), or only
+# /auth/token/security/refresh ("security", as AliExpress's DS sample code calls it). The other one is
+# answered like any API that does not exist (InvalidApiPath).
+REFRESH_APIS = ("both", "plain", "security")
 
 
 @dataclass
@@ -30,6 +34,7 @@ class SimConfig:
     refresh_token_ttl: float = 2 * DAY
     code_ttl: float = 600.0
     rotate_refresh_token: bool = True  # a refresh token works once
+    refresh_api: str = "both"  # both | plain | security (see REFRESH_APIS)
     # Orders (seconds, on the simulated clock)
     auto_pay: bool = False
     pay_timeout: float | None = None  # unpaid orders close after this
@@ -52,4 +57,6 @@ def updated(config: SimConfig, options: dict[str, Any]) -> SimConfig:
         raise ControlError("error_envelope must be auto, wrapped, flat or mixed")
     if options.get("repeat_mode", "same_ids") not in REPEAT_MODES:
         raise ControlError("repeat_mode must be same_ids or repeated_error")
+    if options.get("refresh_api", "both") not in REFRESH_APIS:
+        raise ControlError("refresh_api must be both, plain or security")
     return replace(config, **options)

@@ -22,6 +22,8 @@ from simulators.aliexpress.protocol import (
     API_ORDER_CREATE,
     API_ORDER_GET,
     API_PRODUCT_GET,
+    API_TOKEN_REFRESH,
+    API_TOKEN_SECURITY_REFRESH,
     API_TRACKING_GET,
     SYSTEM_APIS,
     BusinessFailure,
@@ -271,7 +273,7 @@ class _Handler(BaseHTTPRequestHandler):
         if not api:
             raise SimError("MissingMethod", "The input parameter 'method' is mandatory")
         business = _BUSINESS_APIS.get(api)
-        if business is None and api not in SYSTEM_APIS:
+        if business is None and not _system_api_known(api, sim.config.refresh_api):
             raise SimError("InvalidApiPath", f"The specified API {api} does not exist")
         check_signature(params, sim.app_secret, api)
         reference = sim.now() if sim.config.timestamp_uses_sim_clock else time.time()
@@ -295,6 +297,17 @@ class _Handler(BaseHTTPRequestHandler):
             code = code or str(failure.extra.get("rsp_code", "")) or "BUSINESS"
         wrapper["request_id"] = request_id
         return {response_key(api): wrapper}, code
+
+
+def _system_api_known(api: str, refresh_api: str) -> bool:
+    """Whether this gateway has the system API (`refresh_api` config: which token refresh API it knows)."""
+    if api not in SYSTEM_APIS:
+        return False
+    if api == API_TOKEN_REFRESH:
+        return refresh_api in ("both", "plain")
+    if api == API_TOKEN_SECURITY_REFRESH:
+        return refresh_api in ("both", "security")
+    return True
 
 
 _BusinessHandler = Callable[[SimState, SimAccount, Mapping[str, str], Shape], dict[str, Any]]

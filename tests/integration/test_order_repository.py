@@ -8,7 +8,7 @@ from typing import Any
 
 import boto3
 
-from shared.data.orders import OrderRepository, order_sk, shop_pk
+from shared.data.orders import OrderRepository, derive_cursor_key, order_sk, shop_pk
 from shared.lifecycle import Event, transition
 from shared.models.order import Order, OrderStatus
 
@@ -93,3 +93,50 @@ def test_shops_share_the_table_but_never_see_each_other(table: Any) -> None:
     assert [o.shop for o in repo.list_orders("s1").orders] == ["s1"]
     assert repo.count_by_status("s2")[OrderStatus.AWAITING_ORDER] == 0
     assert int(boto3.client("dynamodb").scan(TableName=table.name, Select="COUNT")["Count"]) == 2
+
+
+# ------------------------------------------------------------------ ids of any shape, signed page cursors (issue 10)
+
+def _keyed(table: Any) -> OrderRepository:
+    return OrderRepository(table, cursor_key=lambda: derive_cursor_key("state-key"))
+
+
+def _put(repo: OrderRepository, order_id: str, day: int = 1) -> None:
+    order = _new("s1", order_id, OrderStatus.AWAITING_PAYMENT)
+    order.created_at = datetime(2026, 11, day, tzinfo=UTC)
+    assert repo.mutate("s1", order_id, lambda _: order, assume_absent=True).written
+
+
+def test_ids_holding_a_hash_are_listed_counted_found_and_synced(table: Any) -> None:
+    repo = _keyed(table)
+    odd = ["10#01", "7#", "#", "a#b#c"]
+    for day, order_id in enumerate(odd, start=1):
+        _put(repo, order_id, day)
+    assert repo.count_by_status("s1")[OrderStatus.AWAITING_PAYMENT] == 4
+    listed: list[str] = []
+    cursor = None
+    while True:  # one per page: every cursor is issued and read back
+        page = repo.list_orders("s1", OrderStatus.AWAITING_PAYMENT, limit=1, cursor=cursor)
+        listed += [o.order_id for o in page.orders]
+        cursor = page.cursor
+        if not cursor:
+            break
+    assert listed == list(reversed(odd))  # newest first
+    assert sorted(o.order_id for o in repo.list_orders("s1").orders) == sorted(odd)
+    assert all(repo.get("s1", order_id) is not None for order_id in odd)
+    candidates = [pair for shard in range(16) for pair in repo.iter_sync_candidates(shard)]
+    assert sorted(candidates) == sorted(("s1", order_id) for order_id in odd)
+
+
+def test_ids_that_zero_padding_would_merge_stay_two_orders(table: Any) -> None:
+    repo = _keyed(table)
+    for order_id in ("5", "05", "005"):
+        _put(repo, order_id)
+    assert [getattr(repo.get("s1", oid), "order_id", None) for oid in ("5", "05", "005")] == ["5", "05", "005"]
+    assert len(repo.list_orders("s1").orders) == 3
+
+
+def test_an_id_no_key_can_hold_is_absent_without_a_call(table: Any) -> None:
+    repo = OrderRepository(table)
+    assert repo.get("s1", "9" * 2000) is None and repo.get("s1", "") is None
+    assert not repo.mutate("s1", "9" * 2000, lambda current: None).written

@@ -5,12 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import pytest
-
 from functions.seller_api import app as seller_api
 from local.apigw import http_event
 from shared import wiring
-from shared.logic.auth import hash_token
 from tests.integration.test_webhook_order import deliver
 
 
@@ -21,14 +18,6 @@ def call(context: Any, method: str, path: str, token: str | None, query: str = "
                        body=json.dumps(body) if body is not None else None)
     response = seller_api.lambda_handler(event, context)
     return response["statusCode"], json.loads(response["body"])
-
-
-@pytest.fixture
-def tokens(shop: str) -> dict[str, str]:
-    secrets = wiring.shop_secrets()
-    secrets.put(shop, {"webhook_secret": "whsec-demo", "api_token_sha256": hash_token("tok-demo")})
-    secrets.put("other-store", {"webhook_secret": "whsec-other", "api_token_sha256": hash_token("tok-other")})
-    return {shop: "tok-demo", "other-store": "tok-other"}
 
 
 def test_tabs_counts_and_pagination(shop: str, tokens: dict[str, str], order_paid: dict[str, Any],

@@ -196,7 +196,7 @@ def test_body_over_one_mib_is_413(shop: str, order_paid: dict[str, Any], lambda_
 
 def test_unknown_route_is_404_json(shop: str, order_paid: dict[str, Any], lambda_context: Any) -> None:
     status, body = deliver(lambda_context, shop, "orders/exploded", order_paid)
-    assert status == 404 and body == {"error": "not found"}
+    assert status == 404 and body == {"error": f"no route POST /webhooks/shopbase/{shop}/orders/exploded"}
 
 
 def test_shopbase_quirks_parse(shop: str, order_paid: dict[str, Any], lambda_context: Any) -> None:

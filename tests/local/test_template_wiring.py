@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from local.api import RouteTable
@@ -144,33 +145,75 @@ def test_sqs_maximum_concurrency_is_the_number_of_pollers(tmp_path: Path,
     assert len(mapping._threads) == 5
 
 
-def test_schedule_input_gets_the_simulated_time(tmp_path: Path, start_stack: Callable[..., Stack]) -> None:
+def test_schedule_input_gets_the_simulated_time_and_errors_go_to_the_on_failure_destination(
+        tmp_path: Path, start_stack: Callable[..., Stack]) -> None:
+    """A function error is Lambda's to retry (EventInvokeConfig), then recorded on OnFailure with the event; the
+    schedule's own DLQ is for failed deliveries only and stays empty."""
     template = load_template()
-    template["Resources"]["Dlq"] = {"Type": "AWS::SQS::Queue", "Properties": {}}
+    template["Resources"]["ScheduleDlq"] = {"Type": "AWS::SQS::Queue", "Properties": {}}
+    template["Resources"]["TickFailures"] = {"Type": "AWS::SQS::Queue", "Properties": {}}
     template["Resources"]["Tick"] = {"Type": "AWS::Serverless::Function", "Properties": {
-        "Handler": "tests.local.probe.schedule_handler", "Events": {"Noon": {"Type": "ScheduleV2", "Properties": {
+        "Handler": "tests.local.probe.schedule_handler",
+        "EventInvokeConfig": {"MaximumRetryAttempts": 1, "DestinationConfig": {
+            "OnFailure": {"Type": "SQS", "Destination": {"Fn::GetAtt": ["TickFailures", "Arn"]}}}},
+        "Events": {"Noon": {"Type": "ScheduleV2", "Properties": {
             "ScheduleExpression": "cron(0 12 * * ? *)", "ScheduleExpressionTimezone": "UTC",
             "Input": '{"at": "<aws.scheduler.scheduled-time>", "fail": true}',
-            "RetryPolicy": {"MaximumRetryAttempts": 1},
-            "DeadLetterConfig": {"Arn": {"Fn::GetAtt": ["Dlq", "Arn"]}}}}}}}
+            "RetryPolicy": {"MaximumRetryAttempts": 5},
+            "DeadLetterConfig": {"Arn": {"Fn::GetAtt": ["ScheduleDlq", "Arn"]}}}}}}}
     path = tmp_path / "template.yaml"
     path.write_text(yaml.safe_dump(template, sort_keys=False))
     stack = start_stack(path)
     from datetime import UTC, datetime
 
+    probe.SCHEDULE_EVENTS.clear()
     runs = stack.fire_schedule("Tick", datetime(2026, 11, 26, 12, 0, tzinfo=UTC))
-    assert [(r["ok"], r["attempts"], r.get("dead_lettered")) for r in runs] == [(False, 2, True)]
-    assert probe.SCHEDULE_EVENTS[-2:] == [{"at": "2026-11-26T12:00:00Z", "fail": True}] * 2
-    url = stack.status()["queues_by_resource"]["Dlq"]
-    dead = stack.client("sqs").receive_message(QueueUrl=url).get("Messages", [])
-    assert [json.loads(m["Body"])["at"] for m in dead] == ["2026-11-26T12:00:00Z"]
+    assert [(r["ok"], r["attempts"]) for r in runs] == [(False, 2)]  # 1 + EventInvokeConfig's 1 retry
+    assert probe.SCHEDULE_EVENTS == [{"at": "2026-11-26T12:00:00Z", "fail": True}] * 2
+    urls = stack.status()["queues_by_resource"]
+    sqs = stack.client("sqs")
+    failed = sqs.receive_message(QueueUrl=urls["TickFailures"]).get("Messages", [])
+    assert len(failed) == 1
+    record = json.loads(failed[0]["Body"])
+    assert record["requestPayload"] == {"at": "2026-11-26T12:00:00Z", "fail": True}
+    assert record["requestContext"]["condition"] == "RetriesExhausted"
+    assert record["requestContext"]["approximateInvokeCount"] == 2
+    assert record["responseContext"]["functionError"] == "Unhandled"
+    assert record["responsePayload"]["errorType"] == "RuntimeError"
+    assert sqs.receive_message(QueueUrl=urls["ScheduleDlq"]).get("Messages", []) == []
     assert stack.status()["next_runs"]["Tick.Noon"].endswith("12:00:00+00:00")
+
+
+def test_the_sync_starters_errors_reach_its_failure_queue(start_stack: Callable[..., Stack],
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """The real template and handler: a starter failing every attempt leaves one record on SyncStatusFailureQueue
+    (and nothing on the schedule's delivery DLQ)."""
+    from datetime import UTC, datetime
+
+    import functions.sync_status.app as starter
+
+    def unavailable(*args: Any, **kwargs: Any) -> Any:
+        raise ConnectionError("DynamoDB did not answer")
+
+    monkeypatch.setattr(starter, "start_scheduled_run", unavailable)
+    stack = start_stack(Path(__file__).resolve().parents[2] / "infra" / "template.yaml")
+    slot = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+    [run] = stack.fire_schedule("SyncStatusFunction", slot)
+    assert (run["ok"], run["attempts"]) == (False, 3)  # 1 + the template's MaximumRetryAttempts: 2
+    urls = stack.status()["queues_by_resource"]
+    sqs = stack.client("sqs")
+    [message] = sqs.receive_message(QueueUrl=urls["SyncStatusFailureQueue"]).get("Messages", [])
+    record = json.loads(message["Body"])
+    assert record["requestPayload"] == {"scheduled_time": "2026-11-26T12:00:00Z"}
+    assert record["responsePayload"]["errorType"] == "ConnectionError"
+    assert sqs.receive_message(QueueUrl=urls["SyncScheduleDeadLetterQueue"]).get("Messages", []) == []
+    assert stack.status()["schedules"]["SyncStatusFunction.TwiceDaily"]["on_failure"].endswith(
+        ":dropship-local-SyncStatusFailureQueue")
 
 
 def test_a_broken_handler_fails_the_start(tmp_path: Path) -> None:
     spec = function_specs({"Resources": {"F": {"Type": "AWS::Serverless::Function",
                                                "Properties": {"Handler": "tests.local.nowhere.handler"}}}})[0]
-    import pytest
 
     with pytest.raises(ModuleNotFoundError):
         LocalFunction(spec, "f", "arn").load()

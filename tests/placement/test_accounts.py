@@ -134,3 +134,26 @@ def test_wired_accounts_read_the_app_secret(connected: str, ae: AliExpressSimula
 def test_tokens_are_never_in_the_model_repr(connected: str) -> None:
     token: Any = wiring.aliexpress_tokens().get(connected)
     assert token.access_token.get_secret_value() not in repr(token)
+
+
+def test_refresh_through_the_security_refresh_api(connected: str, accounts: AliExpressAccounts,
+                                                  ae: AliExpressSimulator) -> None:
+    # Issue 10, item 14: a gateway that only knows AliExpress's DS-sample path (/auth/token/security/refresh).
+    from shared.aliexpress.client import forget_refresh_apis
+
+    forget_refresh_apis()
+    try:
+        ae.configure(refresh_api="security")
+        product_title(accounts, connected)
+        ae.expire_token(stored_access_token(connected))
+        assert product_title(accounts, connected) == "Insulated bottle"
+        calls = ae.stats()["calls"]
+        assert calls.get("/auth/token/security/refresh") == 1 and calls.get("/auth/token/refresh") == 1  # refused
+        assert shop_settings(connected).aliexpress_connected is True
+        # Learnt: the next refresh goes straight to it.
+        ae.expire_token(stored_access_token(connected))
+        product_title(accounts, connected)
+        assert ae.stats()["calls"].get("/auth/token/refresh") == 1
+        assert ae.stats()["calls"].get("/auth/token/security/refresh") == 2
+    finally:
+        forget_refresh_apis()

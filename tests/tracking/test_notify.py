@@ -11,6 +11,7 @@ from botocore.exceptions import ClientError
 from shared import wiring
 from shared.data.mail import SesMailer, ses_client
 from shared.data.notifications import EmailStatus
+from shared.models.shop import ShopSettings
 from simulators.shopbase.server import ShopBaseSimulator
 from tests.tracking.conftest import (
     SENDER,
@@ -173,3 +174,46 @@ def test_ses_down_gives_up_with_the_reason_on_the_package(env: None, sim: ShopBa
     assert sent_emails() == [] and notify.on_failure == []
     # The claim was given back each time (nothing was sent), so nothing blocks a later resend.
     assert wiring.delivery_ledger().get_email(SHOP, order.order_id, "YT000000008001") is None
+
+
+# ---------------------------------------------------------------- issue 10, item 2: one channel per package
+
+
+def _one_channel_per_package(sim: ShopBaseSimulator, tap: StreamTap, push: Mapping, notify: Mapping) -> None:
+    store = store_order(sim, n_items=2)
+    (a_id, a_qty), (b_id, b_qty) = all_lines(store)
+    order = save(our_order(store))
+    ship(order.order_id, package("YT000000009001", [(a_id, a_qty)]), package("YT000000009002", [(b_id, b_qty)]))
+    pump(tap, push, notify)
+    # Our branded email: one per package; ShopBase asked not to send its own.
+    assert len(sent_emails()) == 2
+    created = [n for n in sim.notifications(SHOP) if n["event"] == "fulfillment_created"]
+    assert len(created) == 2 and all(n["notify_customer"] is False for n in created)
+
+
+def test_by_default_the_customer_hears_once_per_package(env: None, sim: ShopBaseSimulator, tap: StreamTap,
+                                                        push: Mapping, notify: Mapping) -> None:
+    wiring.shops().put_settings(ShopSettings(shop=SHOP, sender_email=SENDER))  # nothing chosen: the defaults
+    settings = wiring.shops().get_settings(SHOP)
+    assert settings is not None and settings.send_tracking_email and not settings.notify_customer
+    _one_channel_per_package(sim, tap, push, notify)
+
+
+def test_stored_settings_with_both_channels_on_use_ours_only(env: None, sim: ShopBaseSimulator, tap: StreamTap,
+                                                             push: Mapping, notify: Mapping) -> None:
+    # Saved before the channels were exclusive (both were on by default), never confirmed.
+    wiring.shops().update_settings(SHOP, notify_customer=True, send_tracking_email=True)
+    settings = wiring.shops().get_settings(SHOP)
+    assert settings is not None and settings.send_tracking_email and not settings.notify_customer
+    _one_channel_per_package(sim, tap, push, notify)
+
+
+def test_both_channels_when_the_seller_confirmed_them(env: None, sim: ShopBaseSimulator, tap: StreamTap,
+                                                      push: Mapping, notify: Mapping) -> None:
+    wiring.shops().update_settings(SHOP, notify_customer=True, send_tracking_email=True, both_channels=True)
+    store = store_order(sim, n_items=1)
+    order = save(our_order(store))
+    ship(order.order_id, package("YT000000009101", all_lines(store)))
+    pump(tap, push, notify)
+    assert len(sent_emails()) == 1
+    assert [n["notify_customer"] for n in sim.notifications(SHOP) if n["event"] == "fulfillment_created"] == [True]
