@@ -58,7 +58,7 @@ def read_shop_settings(shop: str) -> Response:
 
 @router.patch("/shops/<shop>/settings")
 def change_shop_settings(shop: str) -> Response:
-    patch = parse_body(router.current_event.decoded_body, SettingsPatch)
+    patch = parse_body(router.current_event, SettingsPatch)
     changes = patch.model_dump(exclude_unset=True, mode="json")
     if not changes:
         raise BadRequest("nothing to change: send one or more of " + ", ".join(SettingsPatch.model_fields))
