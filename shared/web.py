@@ -31,6 +31,7 @@ from shared.models.errors import (
     TooLarge,
     Unavailable,
     UpstreamFailed,
+    shown,
 )
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
@@ -78,11 +79,6 @@ def validation_error(error: ValidationError) -> Invalid:
     first = error.errors()[0]
     field = ".".join(str(part) for part in first["loc"])
     return Invalid(f"{field}: {first['msg']}" if field else str(first["msg"]), field=field)
-
-
-def shown(value: str, limit: int = 40) -> str:
-    """A caller's value quoted in an answer, cut to `limit` characters (an id can be a few KB long)."""
-    return value if len(value) <= limit else f"{value[:limit]}…"
 
 
 def request_body(event: Mapping[str, Any]) -> bytes:

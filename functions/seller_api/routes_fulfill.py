@@ -7,10 +7,8 @@ from __future__ import annotations
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
-from functions.seller_api.routes_orders import order_not_found
 from shared import wiring
 from shared.logic.manual_fulfillment import ManualFulfillment, add_manual_package
-from shared.models.errors import NotFound
 from shared.web import json_response, parse_body
 
 router = Router()
@@ -20,9 +18,6 @@ OUTCOME_STATUS = {"created": 202, "retrying": 202, "unchanged": 200}
 @router.post("/shops/<shop>/orders/<order_id>/fulfill")
 def fulfill(shop: str, order_id: str) -> Response:
     request = parse_body(router.current_event, ManualFulfillment)
-    try:
-        result = add_manual_package(wiring.orders(), shop, order_id, request)
-    except NotFound as error:
-        raise order_not_found(order_id) from error
+    result = add_manual_package(wiring.orders(), shop, order_id, request)
     return json_response({"outcome": result.outcome, "order_id": order_id, "status": result.order.status.value,
                           "package": result.package.model_dump(mode="json")}, OUTCOME_STATUS[result.outcome])

@@ -8,9 +8,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from shared import wiring
 from shared.logic.links import link_variant
-from shared.models.errors import NotFound
+from shared.models.errors import NotFound, shown
 from shared.models.shop import Link
-from shared.web import json_response, parse_body, shown
+from shared.web import json_response, parse_body
 
 router = Router()
 

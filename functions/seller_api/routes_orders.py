@@ -6,10 +6,10 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
 from shared import wiring
-from shared.models.errors import BadRequest, NotFound
+from shared.models.errors import BadRequest, NotFound, shown
 from shared.models.order import Order, OrderStatus
 from shared.models.seller_api import OrderDetail, OrderRow
-from shared.web import json_response, shown
+from shared.web import json_response
 
 router = Router()
 TABS = {"all": None, **{status.value: status for status in OrderStatus}}
@@ -23,11 +23,6 @@ def order_view(order: Order) -> dict[str, object]:
 def row_view(order: Order) -> dict[str, object]:
     """One order as a list shows it: the customer's name and country, never their address or email."""
     return OrderRow.of(order).model_dump(mode="json")
-
-
-def order_not_found(order_id: str) -> NotFound:
-    """The 404 of every route under /orders/{order_id}: it names the order (cut, when the id is a few KB)."""
-    return NotFound(f"order {shown(order_id)}")
 
 
 def _limit(raw: str) -> int:
@@ -61,5 +56,5 @@ def list_orders(shop: str) -> Response:
 def get_order(shop: str, order_id: str) -> Response:
     order = wiring.orders().get(shop, order_id)
     if order is None:
-        raise order_not_found(order_id)
+        raise NotFound.order(order_id)
     return json_response(order_view(order))

@@ -10,10 +10,9 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from functions.seller_api.routes_orders import order_not_found, order_view
+from functions.seller_api.routes_orders import order_view
 from shared import wiring
 from shared.logic.place_request import MAX_ORDERS_PER_CALL
-from shared.models.errors import NotFound
 from shared.web import json_response, parse_body
 
 router = Router()
@@ -42,8 +41,5 @@ def place_orders(shop: str) -> Response:
 
 @router.post("/shops/<shop>/orders/<order_id>/retry")
 def retry_order(shop: str, order_id: str) -> Response:
-    try:
-        retried = wiring.place_requests().retry(shop, order_id)
-    except NotFound as error:  # the use case's NotFound does not say which order
-        raise order_not_found(order_id) from error
+    retried = wiring.place_requests().retry(shop, order_id)
     return json_response(order_view(retried))

@@ -9,9 +9,8 @@ from __future__ import annotations
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
-from functions.seller_api.routes_orders import order_not_found, order_view
+from functions.seller_api.routes_orders import order_view
 from shared import wiring
-from shared.models.errors import NotFound
 from shared.web import json_response
 
 router = Router()
@@ -19,10 +18,7 @@ router = Router()
 
 @router.post("/shops/<shop>/orders/<order_id>/sync")
 def sync_order_now(shop: str, order_id: str) -> Response:
-    try:
-        synced = wiring.sync_now().sync_order(shop, order_id)
-    except NotFound as error:
-        raise order_not_found(order_id) from error
+    synced = wiring.sync_now().sync_order(shop, order_id)
     return json_response({"sync": {"outcome": synced.outcome.value, "failed": synced.failed, "error": synced.error},
                           "order": order_view(synced.order)})
 

@@ -116,12 +116,12 @@ def add_manual_package(orders: OrderWriter, shop: str, order_id: str,
     that are not the order's or more than what is left.
     """
     if not order_id.isdigit():
-        raise NotFound(f"order {order_id}")
+        raise NotFound.order(order_id)
     result: dict[str, Any] = {}
 
     def change(current: Order | None) -> Order | None:
         if current is None:
-            raise NotFound(f"order {order_id}")
+            raise NotFound.order(order_id)
         existing = current.package(request.tracking_number)
         if existing is not None:
             if existing.push_error is not None:
@@ -156,5 +156,5 @@ def add_manual_package(orders: OrderWriter, shop: str, order_id: str,
 
     mutation = orders.mutate(shop, order_id, change)
     if mutation.order is None:
-        raise NotFound(f"order {order_id}")
+        raise NotFound.order(order_id)
     return ManualResult(order=mutation.order, package=result["package"], outcome=result["outcome"])

@@ -253,7 +253,7 @@ class Placer:
         """
         def change(current: Order | None) -> Order | None:
             if current is None:
-                raise NotFound("order")
+                raise NotFound.order(order_id)
             if current.status is not OrderStatus.FAILED:
                 raise Conflict(f"only failed orders can be retried; this one is {current.status.value}")
             moved = transition(current, OrderStatus.AWAITING_ORDER, Event.SELLER_RETRY, self._now())

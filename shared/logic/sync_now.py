@@ -94,7 +94,7 @@ class SyncNow:
                                "try again in a minute.", retry_after=wait)
         result = self.syncer.sync(shop, order_id)
         if result.order is None:
-            raise NotFound(f"order {order_id}")
+            raise NotFound.order(order_id)
         if result.outcome is SyncOutcome.SKIPPED:
             raise Conflict("This order is not waiting for AliExpress news (not placed yet, or already done).",
                            order_status=result.order.status.value)

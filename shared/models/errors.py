@@ -34,12 +34,22 @@ class NotAuthorized(DomainError):
         super().__init__(message, **details)
 
 
+def shown(value: str, limit: int = 40) -> str:
+    """A caller's value quoted in an answer, cut to `limit` characters (an id can be a few KB long)."""
+    return value if len(value) <= limit else f"{value[:limit]}…"
+
+
 class NotFound(DomainError):
     """`what` names what was not found ("order 1001", "link for variant 55")."""
 
     def __init__(self, what: str, **details: Any) -> None:
         super().__init__(f"{what} not found", **details)
         self.what = what
+
+    @classmethod
+    def order(cls, order_id: str) -> NotFound:
+        """The 404 of every use case given an order id: it names the order (cut, when the id is a few KB)."""
+        return cls(f"order {shown(order_id)}")
 
 
 class Conflict(DomainError):
