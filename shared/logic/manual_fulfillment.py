@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from shared.logic.order_sync import unshipped_items
+from shared.logic.sync_status_map import is_unshipped_attention, unshipped_attention
 from shared.models.errors import Conflict, Invalid, NotFound
 from shared.models.order import Order, OrderStatus, Package, PackageLine, utcnow
 
@@ -151,6 +153,11 @@ def add_manual_package(orders: OrderWriter, shop: str, order_id: str,
                           tracking_url=request.tracking_url, line_items=_requested_lines(current, request),
                           ae_order_id=None, source="manual", found_at=now or utcnow())
         current.packages.append(package)
+        if is_unshipped_attention(current.attention):
+            # The seller fulfilled what the supplier never shipped: the flag says what is still missing, or goes
+            # (the sync no longer looks at an order once it is fulfilled, so nobody else would clear it).
+            missing = unshipped_items(current)
+            current.attention = unshipped_attention(missing) if missing else None
         result.update(package=package, outcome="created")
         return current
 

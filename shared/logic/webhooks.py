@@ -11,6 +11,7 @@ Checked in this order, each failure a domain error the HTTP layer answers (nothi
 from __future__ import annotations
 
 import json
+from secrets import token_hex
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -33,6 +34,8 @@ SHOP_DOMAIN_HEADER = "x-shopbase-shop-domain"
 SIGNATURE_HEADER = "x-shopbase-hmac-sha256"
 # ShopBase orders nest five levels; unknown fields are kept as sent (model_extra), so their depth is bounded here.
 MAX_JSON_DEPTH = 32
+# Never a shop's secret (a fresh random value per process): only there so an unknown shop costs one HMAC too.
+_THROWAWAY_KEY = token_hex(32)
 
 
 def read_payload(body: bytes) -> Any:
@@ -90,14 +93,15 @@ class WebhookReceiver:
         return result
 
     def authentic(self, shop: str, headers: Mapping[str, str], body: bytes) -> bool:
-        """Unknown shop, a header naming another shop, and a bad signature all look the same to the caller."""
+        """Unknown shop, a header naming another shop, and a bad signature all look the same to the caller, and
+        take the same work: the HMAC over the body is computed on every path (against a throwaway key when
+        there is no shop), so the answer's time does not tell which shops exist."""
         domain = headers.get(SHOP_DOMAIN_HEADER)
-        if domain is not None and domain.strip().lower() not in {shop, f"{shop}.onshopbase.com"}:
-            return False
-        secrets = self._secrets.get(shop)
-        if secrets is None:
-            return False
-        return verify_webhook(secrets.webhook_secret.get_secret_value(), body, headers.get(SIGNATURE_HEADER))
+        domain_ok = domain is None or domain.strip().lower() in {shop, f"{shop}.onshopbase.com"}
+        shop_secrets = self._secrets.get(shop) if domain_ok else None
+        key = shop_secrets.webhook_secret.get_secret_value() if shop_secrets is not None else _THROWAWAY_KEY
+        verified = verify_webhook(key, body, headers.get(SIGNATURE_HEADER))
+        return verified and shop_secrets is not None
 
     def _apply(self, shop: str, topic: Topic, payload: dict[str, Any], body: bytes) -> IntakeResult:
         # refunds/create carries a refund object; a body with line_items on that topic is an order.

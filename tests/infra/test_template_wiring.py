@@ -275,3 +275,14 @@ def test_no_function_lacks_its_build_target(template: dict[str, Any]) -> None:
     make = (ROOT / "Makefile").read_text(encoding="utf-8")
     for spec in function_specs(template):
         assert f"build-{spec.logical_id}:" in make, spec.logical_id
+
+
+def test_traces_hold_no_answers_and_no_error_texts(template: dict[str, Any]) -> None:
+    """Issue 10: a handler's answer holds customer names and addresses, and a validation error quotes the input;
+    Powertools' tracer puts both into X-Ray metadata unless told not to (read when the handler module loads)."""
+    variables = template["Globals"]["Function"]["Environment"]["Variables"]
+    assert variables["POWERTOOLS_TRACER_CAPTURE_RESPONSE"] == "false"
+    assert variables["POWERTOOLS_TRACER_CAPTURE_ERROR"] == "false"
+    for spec in function_specs(template):  # Globals merged with the function's own: none turns it back on
+        assert spec.environment["POWERTOOLS_TRACER_CAPTURE_RESPONSE"] == "false", spec.logical_id
+        assert spec.environment["POWERTOOLS_TRACER_CAPTURE_ERROR"] == "false", spec.logical_id

@@ -166,3 +166,25 @@ def test_the_flag_clears_once_every_item_has_a_parcel() -> None:
                                     line_items=[PackageLine(line_item_id="L2", quantity=1)]))
     cleared = apply_observations(flagged, [], T0)
     assert cleared is not None and cleared.attention is None
+
+
+def test_fulfilling_the_missing_items_by_hand_clears_the_flag_at_once() -> None:
+    """Once fulfilled, the order leaves the sync's sight: the manual fulfillment itself updates the flag."""
+    from shared.logic.manual_fulfillment import ManualFulfillment, add_manual_package
+
+    orders, _, ali, syncer = world()
+    orders.add(shipped_order([LineItem(id="L1", variant_id="v-skirt", quantity=1, title="Mini skirt"),
+                              LineItem(id="L2", variant_id="v-black-a", quantity=2, title="Bottle"),
+                              LineItem(id="L3", variant_id="v-black-b", quantity=1, title="Cup")],
+                             ae_lines=["L1"]))
+    ali.set("91", "WAIT_BUYER_ACCEPT_GOODS", "SELLER_SEND_GOODS", parcels=[{
+        "mail_no": "LP1", "detail_node_list": [{"time_stamp": 1}],
+        "package_item_list": [{"item_id": SKIRT, "sku_id": SKIRT_SKU, "quantity": 1}]}])
+    assert is_unshipped_attention(syncer.sync("s", "1").order.attention)  # type: ignore[union-attr]
+    first = add_manual_package(orders, "s", "1", ManualFulfillment.model_validate(
+        {"tracking_number": "MANUAL1", "carrier": "USPS", "line_items": [{"id": "L2", "quantity": 2}]}))
+    still = first.order.attention
+    assert is_unshipped_attention(still) and "L3" in (still or "") and "L2" not in (still or "")
+    second = add_manual_package(orders, "s", "1", ManualFulfillment.model_validate(
+        {"tracking_number": "MANUAL2", "carrier": "USPS", "line_items": [{"id": "L3", "quantity": 1}]}))
+    assert second.order.attention is None
