@@ -286,3 +286,19 @@ def test_traces_hold_no_answers_and_no_error_texts(template: dict[str, Any]) -> 
     for spec in function_specs(template):  # Globals merged with the function's own: none turns it back on
         assert spec.environment["POWERTOOLS_TRACER_CAPTURE_RESPONSE"] == "false", spec.logical_id
         assert spec.environment["POWERTOOLS_TRACER_CAPTURE_ERROR"] == "false", spec.logical_id
+
+
+def test_every_queue_outlasts_the_function_that_reads_it(template: dict[str, Any]) -> None:
+    """Lambda refuses an SQS mapping whose queue's visibility timeout is shorter than the function's timeout (a
+    message would come back while it is still being handled); the local runtime does not check it, so this does."""
+    queues = template["Resources"]
+    default_timeout = template["Globals"]["Function"].get("Timeout", 3)
+    checked = 0
+    for spec in function_specs(template):
+        timeout = int(template["Resources"][spec.logical_id]["Properties"].get("Timeout", default_timeout))
+        for event in spec.events_of("SQS"):
+            queue = event.properties["Queue"]["Fn::GetAtt"][0]
+            visibility = int(queues[queue]["Properties"].get("VisibilityTimeout", 30))
+            assert visibility >= timeout, f"{spec.logical_id}.{event.name}: {queue} {visibility} s < {timeout} s"
+            checked += 1
+    assert checked >= 2
