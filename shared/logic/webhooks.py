@@ -11,8 +11,8 @@ Checked in this order, each failure a domain error the HTTP layer answers (nothi
 from __future__ import annotations
 
 import json
-from secrets import token_hex
 from collections.abc import Callable, Mapping
+from secrets import token_hex
 from typing import Any
 
 from shared.logic.auth import ShopSecretReader

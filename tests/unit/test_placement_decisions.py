@@ -381,9 +381,9 @@ def test_retry_moves_a_failed_order_back_and_the_next_placement_is_a_new_attempt
 
 def test_retry_refuses_unknown_and_not_failed_orders() -> None:
     world = World()
-    with pytest.raises(NotFound, match="^order 404 not found$"):
+    with pytest.raises(NotFound, match=r"^order 404 not found$"):
         world.placer.retry(SHOP, "404")
-    with pytest.raises(NotFound, match=f"^order {'9' * 40}… not found$"):  # the use case names it, cut
+    with pytest.raises(NotFound, match=rf"^order {'9' * 40}… not found$"):  # the use case names it, cut
         world.placer.retry(SHOP, "9" * 2000)
     world.add(make_order())
     with pytest.raises(Conflict, match="only failed orders can be retried; this one is awaiting_order"):
