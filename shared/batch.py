@@ -10,7 +10,9 @@ the local runtime runs several containers of one function as threads, and a proc
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextvars
+from collections.abc import Callable, Hashable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
@@ -21,16 +23,64 @@ from shared.observability import logger, metrics, tracer
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]  # (event, Lambda context)
 
 
+def stream_item_key(record: dict[str, Any]) -> Hashable:
+    """The stored item a DynamoDB stream record is about (its full key)."""
+    keys = (record.get("dynamodb") or {}).get("Keys") or {}
+    return tuple(sorted((name, str(value)) for name, value in keys.items()))
+
+
+class GroupedBatchProcessor(BatchProcessor):
+    """Powertools' BatchProcessor, with the batch's records handled `workers` groups at a time: records of one
+    group (one stored item) one after the other in stream order, different groups at once. A record's work
+    is mostly waiting for ShopBase or SES, so order k of a batch no longer waits for the k - 1 before it.
+    The answer is the same partial batch response: Lambda resumes a shard from its lowest failed record.
+    """
+
+    def __init__(self, event_type: EventType, group_of: Callable[[dict[str, Any]], Hashable],
+                 executor: ThreadPoolExecutor, **kwargs: Any) -> None:
+        super().__init__(event_type=event_type, **kwargs)
+        self._group_of = group_of
+        self._executor = executor
+
+    def process(self) -> list[tuple[Any, ...]]:
+        groups: dict[Hashable, list[int]] = {}
+        for index, record in enumerate(self.records):
+            groups.setdefault(self._group_of(record), []).append(index)
+        results: list[Any] = [None] * len(self.records)
+
+        def run(indexes: list[int]) -> None:
+            for index in indexes:
+                results[index] = self._process_record(self.records[index])
+
+        # Each worker runs in a copy of this context: the container's wiring (its clients) and Powertools' state.
+        futures = [self._executor.submit(contextvars.copy_context().run, run, indexes) for indexes in groups.values()]
+        for future in futures:
+            future.result()
+        return results
+
+
 def batch_handler(event_type: EventType, record_handler: Callable[..., Any], *,
-                  raise_on_entire_batch_failure: bool = True) -> Handler:
+                  raise_on_entire_batch_failure: bool = True,
+                  group_of: Callable[[dict[str, Any]], Hashable] | None = None, workers: int = 1,
+                  before_workers: Callable[[], Any] | None = None) -> Handler:
     """`raise_on_entire_batch_failure=False` reports every record failed instead of raising when all fail:
-    the same redelivery, clearer logs."""
+    the same redelivery, clearer logs. With `group_of` and `workers` > 1 the records of different groups are
+    handled at once (`GroupedBatchProcessor`); the worker threads live as long as the container, so each keeps
+    the clients the wiring built for it; `before_workers` runs in the handler's thread before they start (the
+    wiring's `bind_container`, so they share its scope)."""
+    executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="batch") if group_of and workers > 1 \
+        else None
 
     @logger.inject_lambda_context(log_event=False)
     @tracer.capture_lambda_handler
     @metrics.log_metrics
     def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-        processor = BatchProcessor(event_type=event_type, raise_on_entire_batch_failure=raise_on_entire_batch_failure)
+        if before_workers is not None:
+            before_workers()
+        processor = (GroupedBatchProcessor(event_type, group_of, executor,
+                                           raise_on_entire_batch_failure=raise_on_entire_batch_failure)
+                     if executor is not None and group_of is not None else
+                     BatchProcessor(event_type=event_type, raise_on_entire_batch_failure=raise_on_entire_batch_failure))
         return dict(process_partial_response(event=event, record_handler=record_handler, processor=processor,
                                              context=context))
 

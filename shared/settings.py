@@ -48,6 +48,8 @@ class Settings(BaseSettings):
     notify_max_attempts: int = Field(default=4, alias="NOTIFY_MAX_ATTEMPTS", ge=1)
     # A scheduled sync slot older than this (or ahead of now) is refused; 0: any slot on the schedule runs (local).
     sync_slot_max_age_seconds: int = Field(default=6 * 3600, alias="SYNC_SLOT_MAX_AGE_SECONDS", ge=0)
+    # Issue 11: how long the tracking consumers keep a shop's settings (a seller's change reaches them within it).
+    shop_settings_max_age_seconds: int = Field(default=60, alias="SHOP_SETTINGS_MAX_AGE_SECONDS", ge=0)
 
     def require(self, field: str) -> str:
         """The value of an optional string setting that this caller needs; MissingSetting names the variable."""

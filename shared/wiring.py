@@ -3,8 +3,9 @@
 Handlers ask this module for the use case they call (`wiring.placer()`, `wiring.tracking_pusher()`); use
 cases receive what they use as constructor arguments and never build or look anything up themselves.
 
-Scope: one instance per container, and per thread, since the local runtime runs several "containers" of one
-function as threads of one process (boto3 resources and Powertools state are not shared across threads).
+Scope: one instance per container. The local runtime runs several "containers" of one function as threads of
+one process, so a container is a thread and the worker threads it hands batch records to (which run in a copy
+of its context: boto3 clients are thread-safe and shared by them).
 `reset()` forgets everything (tests, the local runtime between stacks); `override(name, value)` makes a
 builder return `value` instead (tests inject fakes or faster clients through the same wiring).
 
@@ -15,7 +16,9 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from contextvars import ContextVar
 from functools import wraps
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from shared.settings import Settings, load_settings
@@ -27,6 +30,7 @@ if TYPE_CHECKING:
     from shared.data.orders import OrderRepository
     from shared.data.placement_queue import PlacementQueue
     from shared.data.rate_budget import IntervalGate, RateBudgetStore
+    from shared.data.shop_settings_cache import CachedShopSettings
     from shared.data.shops import ShopRepository
     from shared.data.sync_runs import SyncQueue, SyncRunRepository
     from shared.logic.accounts import AliExpressAccounts
@@ -35,13 +39,31 @@ if TYPE_CHECKING:
 F = TypeVar("F", bound=Callable[..., Any])
 
 _overrides: dict[str, Any] = {}
-_local = threading.local()
+# The container's built instances. A context variable rather than a thread-local: a thread started for a new
+# container (the local runtime) starts with none, while the worker threads a batch consumer hands its records to
+# run in a copy of the handler's context and so share its container's clients (shared.batch).
+_scope: ContextVar[SimpleNamespace] = ContextVar("wiring_scope")
 _generation = 0
 _lock = threading.Lock()
 
 
+def _current_scope() -> SimpleNamespace:
+    try:
+        return _scope.get()
+    except LookupError:
+        scope = SimpleNamespace(cache=None, generation=-1, lock=threading.RLock())
+        _scope.set(scope)
+        return scope
+
+
+def bind_container() -> None:
+    """Give the calling thread its container scope now (not at its first build), so the worker threads it starts
+    in a copy of its context share that scope instead of each making one of their own."""
+    _current_scope()
+
+
 def component(builder: F) -> F:
-    """Cache a builder's result per thread (and per arguments); honour overrides."""
+    """Cache a builder's result per container (and per arguments); honour overrides."""
     name = builder.__name__
 
     @wraps(builder)
@@ -49,14 +71,18 @@ def component(builder: F) -> F:
         if name in _overrides:
             value = _overrides[name]
             return value(*args) if callable(value) and getattr(value, "__wiring_factory__", False) else value
-        cache: dict[tuple[str, tuple[Any, ...]], Any] | None = getattr(_local, "cache", None)
-        if cache is None or getattr(_local, "generation", -1) != _generation:
-            cache = _local.cache = {}
-            _local.generation = _generation
+        scope = _current_scope()
         key = (name, args)
-        if key not in cache:
-            cache[key] = builder(*args)
-        return cache[key]
+        cache: dict[tuple[str, tuple[Any, ...]], Any] | None = scope.cache
+        if cache is not None and scope.generation == _generation and key in cache:
+            return cache[key]
+        with scope.lock:  # a container's worker threads build each thing once (builders call builders: RLock)
+            if scope.cache is None or scope.generation != _generation:
+                scope.cache = {}
+                scope.generation = _generation
+            if key not in scope.cache:
+                scope.cache[key] = builder(*args)
+            return scope.cache[key]
 
     return cast(F, get)
 
@@ -140,6 +166,14 @@ def shops() -> ShopRepository:
     from shared.data.shops import ShopRepository
 
     return ShopRepository(table())
+
+
+@component
+def cached_shop_settings() -> CachedShopSettings:
+    """The tracking consumers' view of shop settings: read once per SHOP_SETTINGS_MAX_AGE_SECONDS."""
+    from shared.data.shop_settings_cache import CachedShopSettings
+
+    return CachedShopSettings(shops(), settings().shop_settings_max_age_seconds)
 
 
 @component
@@ -407,7 +441,7 @@ def shopbase_clients() -> ShopBaseClientFactory:
 def tracking_pusher() -> TrackingPusher:
     from shared.logic.push import TrackingPusher
 
-    return TrackingPusher(orders(), shops(), delivery_ledger(), shopbase_clients(),
+    return TrackingPusher(orders(), cached_shop_settings(), delivery_ledger(), shopbase_clients(),
                           max_attempts=settings().push_max_attempts)
 
 
@@ -422,4 +456,5 @@ def mailer() -> SesMailer:
 def tracking_notifier() -> TrackingNotifier:
     from shared.logic.notify import TrackingNotifier
 
-    return TrackingNotifier(orders(), shops(), delivery_ledger(), mailer(), max_attempts=settings().notify_max_attempts)
+    return TrackingNotifier(orders(), cached_shop_settings(), delivery_ledger(), mailer(),
+                            max_attempts=settings().notify_max_attempts)

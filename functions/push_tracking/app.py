@@ -8,7 +8,7 @@ from aws_lambda_powertools.utilities.batch import EventType
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 
 from shared import wiring
-from shared.batch import batch_handler
+from shared.batch import batch_handler, stream_item_key
 from shared.observability import logger, metrics, tracer
 
 
@@ -27,4 +27,9 @@ def record_handler(record: DynamoDBRecord) -> None:
                                           "status": report.status.value if report.status else None})
 
 
-lambda_handler = batch_handler(EventType.DynamoDBStreams, record_handler)
+# Records of different orders are handled at once, records of one order in stream order (each push waits mostly
+# on the network; ShopBase's per-shop bucket paces the calls).
+WORKERS = 8
+
+lambda_handler = batch_handler(EventType.DynamoDBStreams, record_handler, group_of=stream_item_key, workers=WORKERS,
+                               before_workers=wiring.bind_container)

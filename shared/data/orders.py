@@ -222,19 +222,20 @@ class OrderRepository:
         return decode_order(item) if item else None
 
     def mutate(self, shop: str, order_id: str, change: Callable[[Order | None], Order | None], *,
-               assume_absent: bool = False, max_attempts: int = 8) -> Mutation:
+               assume_absent: bool = False, known: Order | None = None, max_attempts: int = 8) -> Mutation:
         """Apply `change` to the stored order with optimistic locking.
 
         `change` gets the current order (None if absent) and returns the new one, or None for "no write".
         With `assume_absent` the first attempt skips the read and writes with attribute_not_exists:
-        a new order costs one conditional write. On a lost race, DynamoDB returns the current item
-        with the failure (ReturnValuesOnConditionCheckFailure), so a retry needs no extra read.
+        a new order costs one conditional write. With `known` (the order as the caller just read it) the first
+        attempt skips the read too: a stale copy only loses the version check. On a lost race, DynamoDB returns
+        the current item with the failure (ReturnValuesOnConditionCheckFailure), so a retry needs no extra read.
         """
         if not storable_order_id(order_id):
             if change(None) is None:
                 return Mutation(order=None, written=False)
             raise Invalid(f"order id must be 1 to {MAX_ORDER_ID_CHARS} characters", field="order_id")
-        current = None if assume_absent else self.get(shop, order_id)
+        current = known if known is not None else None if assume_absent else self.get(shop, order_id)
         for _ in range(max_attempts):
             changed = change(current.model_copy(deep=True) if current else None)
             if changed is None:

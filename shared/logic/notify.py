@@ -165,7 +165,7 @@ class TrackingNotifier:
         for number, outcome in outcomes.items():
             if isinstance(outcome, NotSent):
                 report.not_sent[number] = outcome.reason
-        self._orders.mutate(shop, order_id, lambda current: _apply_notify(current, outcomes))
+        self._orders.mutate(shop, order_id, lambda current: _apply_notify(current, outcomes), known=order)
         if report.transient is not None and not report.gave_up:
             raise RetryLater(f"order {order_id}: {report.transient}")
         return report

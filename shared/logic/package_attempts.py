@@ -33,7 +33,8 @@ class OrderStore(Protocol):
 
     def get(self, shop: str, order_id: str) -> Order | None: ...
 
-    def mutate(self, shop: str, order_id: str, change: Callable[[Order | None], Order | None]) -> Mutation: ...
+    def mutate(self, shop: str, order_id: str, change: Callable[[Order | None], Order | None], *,
+               known: Order | None = None) -> Mutation: ...
 
 
 class ShopSettingsReader(Protocol):

@@ -1,8 +1,11 @@
 """Tracking to ShopBase: one fulfillment per package, never twice (functions/push_tracking).
 
-The push works on the order as stored now (consistent read), never on the possibly stale stream image, and
-reads the store's fulfillments first: a retry after a timeout, a duplicate record and a replayed batch all find
-their fulfillment there.
+The push works on the order as stored now (consistent read), never on the possibly stale stream image. It
+creates the fulfillment first when a second create could not succeed (the package fulfils what is left of its
+lines: ShopBase answers a repeat with 422 "already fulfilled", and only then are the store's fulfillments read);
+otherwise it reads them first. Either way a retry after a timeout, a duplicate record, a replayed batch and a
+crash before our record all find their fulfillment instead of making a second. One ShopBase call per package in
+the common case; one order read and one conditional write per push.
 
 Failure handling:
 - 429 / 5xx / timeouts: the record fails and is delivered again, until the give-up rule of
@@ -116,6 +119,23 @@ def _store_tracking(client: FulfillmentClient, order_id: str) -> dict[str, str]:
     return found
 
 
+def _a_second_create_is_refused(order: Order, package: Package, pushed_now: Iterable[Package]) -> bool:
+    """True when creating this package's fulfillment twice is impossible: it fulfils everything left of each of
+    its lines (or, with no lines, everything left of the order), so a repeat finds nothing to fulfil and ShopBase
+    answers 422 "already fulfilled", which sends us to read the store's fulfillments. Then the common case costs
+    one ShopBase call; a package that leaves part of a line for a later parcel is looked up first."""
+    if not package.line_items:
+        return True
+    done: dict[str, int] = {}
+    for other in [p for p in order.packages if p.pushed_at is not None] + list(pushed_now):
+        if other.tracking_number != package.tracking_number:
+            for line in other.line_items:
+                done[line.line_item_id] = done.get(line.line_item_id, 0) + line.quantity
+    ordered = {item.id: item.quantity for item in order.line_items}
+    return all(done.get(line.line_item_id, 0) + line.quantity >= ordered.get(line.line_item_id, 0)
+               for line in package.line_items)
+
+
 def _refusal(error: ShopBaseUnprocessable, package: Package) -> Refused:
     if error.is_invalid_carrier:
         return Refused(f"ShopBase does not accept the carrier '{package.carrier}' for tracking "
@@ -175,7 +195,8 @@ class TrackingPusher:
                                                     _unavailable(report.transient))
         retrying = report.transient is not None and not report.gave_up
         now = self._clock()
-        mutation = self._orders.mutate(shop, order_id, lambda current: _apply_push(current, outcomes, retrying, now))
+        mutation = self._orders.mutate(shop, order_id, lambda current: _apply_push(current, outcomes, retrying, now),
+                                       known=order)
         report.status = mutation.order.status if mutation.order else None
         if retrying:
             raise RetryLater(f"order {order_id}: {report.transient}")
@@ -192,18 +213,24 @@ class TrackingPusher:
                     "push_not_connected")
             return None
         settings = self._shops.get_settings(order.shop) or ShopSettings(shop=order.shop)
+        existing: dict[str, str] | None = None  # the store's fulfillments, read only when a package needs them
+        pushed_now: list[Package] = []
         try:
-            existing = _store_tracking(client, order.order_id)
             for package in pending:
                 number = package.tracking_number
-                if number in existing:
-                    outcomes[number] = Pushed(existing[number], already_there=True)
-                    continue
-                if order.fulfilled_in_store:
-                    outcomes[number] = Refused(
-                        f"The order was fulfilled by hand in the ShopBase admin; tracking {number} was not sent.",
-                        "push_already_fulfilled")
-                    continue
+                if order.fulfilled_in_store or not _a_second_create_is_refused(order, package, pushed_now):
+                    # ShopBase could accept this package twice: look for an earlier attempt's fulfillment first.
+                    if existing is None:
+                        existing = _store_tracking(client, order.order_id)
+                    if number in existing:
+                        outcomes[number] = Pushed(existing[number], already_there=True)
+                        pushed_now.append(package)
+                        continue
+                    if order.fulfilled_in_store:
+                        outcomes[number] = Refused(
+                            f"The order was fulfilled by hand in the ShopBase admin; tracking {number} was not "
+                            "sent.", "push_already_fulfilled")
+                        continue
                 try:
                     created = client.create_fulfillment(
                         int(order.order_id), tracking_number=number, tracking_company=package.carrier or None,
@@ -214,17 +241,20 @@ class TrackingPusher:
                     if not error.is_already_fulfilled:
                         outcomes[number] = _refusal(error, package)
                         continue
-                    # Our own earlier attempt may have landed (its answer was lost): look again.
+                    # Our own earlier attempt may have landed (its answer or our record of it was lost): look.
                     existing = _store_tracking(client, order.order_id)
                     if number in existing:
                         outcomes[number] = Pushed(existing[number], already_there=True)
+                        pushed_now.append(package)
                     else:
                         outcomes[number] = Refused(
                             f"ShopBase says the items of tracking {number} are already fulfilled (by hand in "
                             "the store?); it was not sent.", "push_already_fulfilled")
                 else:
                     outcomes[number] = Pushed(str(created.id))
-                    existing[number] = str(created.id)
+                    pushed_now.append(package)
+                    if existing is not None:
+                        existing[number] = str(created.id)
         except ShopBaseNotFound:
             for package in pending:
                 outcomes.setdefault(package.tracking_number, Refused(

@@ -217,3 +217,26 @@ def test_both_channels_when_the_seller_confirmed_them(env: None, sim: ShopBaseSi
     pump(tap, push, notify)
     assert len(sent_emails()) == 1
     assert [n["notify_customer"] for n in sim.notifications(SHOP) if n["event"] == "fulfillment_created"] == [True]
+
+
+def test_four_dynamodb_calls_per_email(env: None, sim: ShopBaseSimulator, tap: StreamTap, push: Mapping,
+                                       notify: Mapping) -> None:
+    """Issue 11, counted through moto: one email costs the order's read, the claim, its mark as sent and the
+    order's write (the shop's settings come from the consumer's cache)."""
+    from tests.tracking.test_push import DynamoCalls
+
+    store = store_order(sim, n_items=1)
+    order = save(our_order(store))
+    ship(order.order_id, package("YT000000009001", all_lines(store)))
+    push.deliver(tap.read())  # pushed: the stream now carries the change that makes the email pending
+    wiring.cached_shop_settings().get_settings(SHOP)
+    records = tap.read()
+    calls = DynamoCalls()
+    client = wiring.table().meta.client
+    client.meta.events.register("before-call.dynamodb", calls)
+    try:
+        notify.deliver(records)
+    finally:
+        client.meta.events.unregister("before-call.dynamodb", calls)
+    assert len(sent_emails()) == 1
+    assert len(calls.names) == 4 and calls.names[0] == "GetItem" and calls.names[-1] == "PutItem", calls.names

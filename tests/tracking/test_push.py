@@ -225,3 +225,40 @@ def test_client_bucket_matching_the_store_meets_no_429(env: None, sim: ShopBaseS
     pump(tap, push, notify)
     assert sim.stats()["shops"][SHOP]["rate_limited"] == 0
     assert sum(len(fulfillments(sim, str(s["id"]))) for s in stores) == 10
+
+
+class DynamoCalls:
+    """DynamoDB API calls made through the wiring's table client, by operation."""
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
+
+    def __call__(self, model: Any, **_: Any) -> None:
+        self.names.append(model.name)
+
+
+def test_one_order_read_one_write_and_one_shopbase_call_per_package(env: None, sim: ShopBaseSimulator,
+                                                                    tap: StreamTap, push: Mapping) -> None:
+    """Issue 11, counted through moto and the simulator: a push of an order's two packages reads the order once,
+    writes it once (the shop's settings come from the consumer's cache) and makes one ShopBase call per package."""
+    store = store_order(sim, n_items=2)
+    (a_id, a_qty), (b_id, b_qty) = all_lines(store)
+    order = save(our_order(store))
+    ship(order.order_id, package("YT000000000201", [(a_id, a_qty)]), package("LP000000000202", [(b_id, b_qty)]))
+    wiring.cached_shop_settings().get_settings(SHOP)  # warm, as any record after a container's first is
+    records = tap.read()
+    calls = DynamoCalls()
+    client = wiring.table().meta.client
+    client.meta.events.register("before-call.dynamodb", calls)
+    before = sim.stats()["shops"][SHOP]["calls"]
+    try:
+        push.deliver(records)
+    finally:
+        client.meta.events.unregister("before-call.dynamodb", calls)
+    after = sim.stats()["shops"][SHOP]["calls"]
+    shopbase_calls = {route: n - before.get(route, 0) for route, n in after.items() if n != before.get(route, 0)}
+    assert calls.names == ["GetItem", "PutItem"]
+    assert sum(shopbase_calls.values()) == 2 and all("POST" in route for route in shopbase_calls), shopbase_calls
+    stored = wiring.orders().get(SHOP, order.order_id)
+    assert stored is not None and stored.status is OrderStatus.FULFILLED
+    assert len(fulfillments(sim, order.order_id)) == 2

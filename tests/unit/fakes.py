@@ -48,12 +48,14 @@ class InMemoryOrders:
             return found.model_copy(deep=True) if found else None
 
     def mutate(self, shop: str, order_id: str, change: Callable[[Order | None], Order | None], *,
-               assume_absent: bool = False, max_attempts: int = 8) -> Mutation:
+               assume_absent: bool = False, known: Order | None = None, max_attempts: int = 8) -> Mutation:
         self.calls["mutate"] += 1
         for _ in range(max_attempts):
             with self._lock:
                 current = self._items.get((shop, order_id))
                 snapshot = current.model_copy(deep=True) if current else None
+            if known is not None:  # the caller's copy, stale or not: the version check below decides
+                snapshot, known = known.model_copy(deep=True), None
             if assume_absent and snapshot is not None:
                 self.calls["conditional_failure"] += 1
                 assume_absent = False

@@ -87,6 +87,7 @@ class FakeShopBase:
     deleted: set[int] = field(default_factory=set)
     fulfilled_by_hand: set[int] = field(default_factory=set)  # every item fulfilled in the admin
     refused_carriers: set[str] = field(default_factory=set)
+    ordered: dict[int, dict[int, int]] = field(default_factory=dict)  # order id -> line item id -> quantity
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     _faults: list[_Fault] = field(default_factory=list)
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(5000))
@@ -105,6 +106,27 @@ class FakeShopBase:
 
     def created(self, order_id: int) -> list[Fulfillment]:
         return list(self.fulfillments.get(order_id, []))
+
+    def fulfillable(self, order_id: int, lines: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+        """ShopBase's check of a create against what is left of each line (when the order's lines are known):
+        nothing left → 422 "already fulfilled"; no lines → everything left."""
+        ordered = self.ordered.get(order_id)
+        if ordered is None:
+            return lines
+        done: dict[int, int] = {}
+        for fulfillment in self.fulfillments.get(order_id, []):
+            for item, quantity in ([(int(li.id), int(li.quantity)) for li in fulfillment.line_items]
+                                   or ordered.items()):  # no lines: the whole order (fulfilled in the admin)
+                done[item] = done.get(item, 0) + quantity
+        left = {item: quantity - done.get(item, 0) for item, quantity in ordered.items()}
+        wanted = [(int(i), int(q)) for i, q in lines] or [(i, q) for i, q in left.items() if q > 0]
+        if not wanted or any(left.get(i, 0) <= 0 for i, _ in wanted):
+            raise ShopBaseUnprocessable("ShopBase POST fulfillments answered 422", status=422,
+                                        errors={"base": ["Line items are already fulfilled"]})
+        if any(q > left.get(i, 0) for i, q in wanted):
+            raise ShopBaseUnprocessable("ShopBase POST fulfillments answered 422", status=422,
+                                        errors={"line_items": ["Quantity exceeds its fulfillable quantity"]})
+        return wanted
 
     def posts(self) -> list[dict[str, Any]]:
         return [args for method, args in self.calls if method == "POST"]
@@ -159,6 +181,7 @@ class FakeShopBaseClient:
         if tracking_company in self.store.refused_carriers:
             raise ShopBaseUnprocessable("ShopBase POST fulfillments answered 422", status=422,
                                         errors={"tracking_company": ["is not supported"]})
+        lines = self.store.fulfillable(order_id, lines)
         created = self.store._add(order_id, str(tracking_number), tracking_company, tracking_url,
                                   [(int(i), int(q)) for i, q in lines])
         if fault is not None:  # applied, then the answer was lost (timeout, 5xx after the write)

@@ -41,6 +41,7 @@ class World:
 
     def order(self, order_id: str = "1001", *packages: Package, status: OrderStatus = OrderStatus.AWAITING_SHIPMENT,
               items: tuple[tuple[str, int], ...] = (("11", 1), ("12", 2)), **fields: Any) -> Order:
+        self.store.ordered[int(order_id)] = {int(i): q for i, q in items}
         return self.orders.add(Order(
             shop=SHOP, order_id=order_id, name=f"#{order_id}", status=status, created_at=NOW,
             customer=Customer(first_name="Ana", email="ana@example.com"),
@@ -101,7 +102,9 @@ def test_already_on_the_store_is_recorded_not_created_again() -> None:
     world.order("1001", package("YT1", ("11", 1), ("12", 2)))
     world.store.fulfill_in_admin(1001, "YT1")  # by hand with our number, or an earlier attempt that landed
     report = world.push()
-    assert report.found == ["YT1"] and report.created == [] and world.store.posts() == []
+    assert report.found == ["YT1"] and report.created == [] and len(world.store.created(1001)) == 1
+    # Created first (the package fulfils all that is left), refused as already fulfilled, then looked up once.
+    assert [method for method, _ in world.store.calls] == ["POST", "GET"]
     stored = world.stored()
     assert stored.status is OrderStatus.FULFILLED
     assert stored.packages[0].fulfillment_id == str(world.store.created(1001)[0].id)
@@ -268,3 +271,46 @@ def test_client_factory_reads_the_token_and_formats_the_base_url() -> None:
     for shop in ("no-token", "unknown"):
         with pytest.raises(ShopNotConnected):
             factory(shop)
+
+
+def test_one_shopbase_call_per_package_in_the_common_case() -> None:
+    """Issue 11: each package fulfils what is left of its lines, so it is created without reading the store's
+    fulfillments first (a repeat would be refused as already fulfilled)."""
+    world = World()
+    world.order("1001", package("YT1", ("11", 1)), package("LP2", ("12", 2)))
+    world.order("1002", Package(tracking_number="WHOLE1", carrier="USPS"))  # no lines: the whole order
+    world.push("1001")
+    world.push("1002")
+    assert [method for method, _ in world.store.calls] == ["POST", "POST", "POST"]
+    assert world.stored("1001").status is world.stored("1002").status is OrderStatus.FULFILLED
+
+
+def test_a_package_leaving_part_of_a_line_looks_first_so_a_crash_never_doubles_it() -> None:
+    """Line 12 has 2; a parcel with 1 of them could be accepted twice by ShopBase (1 is still left), so the push
+    reads the store's fulfillments before creating it. A crash after ShopBase created it but before our record
+    (the record delivered again to a fresh push) then finds it instead of making a second."""
+    world = World()
+    world.order("1001", package("LP1", ("12", 1)))
+    world.push("1001")
+    assert [method for method, _ in world.store.calls] == ["GET", "POST"]
+    # The crash: ShopBase has it, our record does not.
+    stored = world.stored("1001")
+    stored.packages[0].pushed_at = stored.packages[0].fulfillment_id = None
+    world.orders.add(stored)
+    world.store.calls.clear()
+    report = world.push("1001", key="seq-2")
+    assert report.found == ["LP1"] and report.created == [] and len(world.store.created(1001)) == 1
+    assert [method for method, _ in world.store.calls] == ["GET"]
+
+
+def test_a_crash_before_our_record_of_a_whole_line_package_is_found_after_a_refused_create() -> None:
+    world = World()
+    world.order("1001", package("YT1", ("11", 1), ("12", 2)))
+    world.push("1001")
+    stored = world.stored("1001")
+    stored.packages[0].pushed_at = stored.packages[0].fulfillment_id = None
+    stored.status = OrderStatus.AWAITING_SHIPMENT
+    world.orders.add(stored)
+    report = world.push("1001", key="seq-2")
+    assert report.found == ["YT1"] and len(world.store.created(1001)) == 1
+
