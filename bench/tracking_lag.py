@@ -98,7 +98,9 @@ def main() -> int:
             config, orders=args.orders, out=io.StringIO(), keep_running=True, stop=stop)), daemon=True)
         story.start()
         try:
-            state_file = wait_for_json(Path(state) / "stack.json", timeout=1800)
+            # The stack writes the file when it starts; the story's end rewrites it with the stack's environment.
+            state_file = wait_for_json(Path(state) / "stack.json", timeout=1800, until=lambda c: "env" in c,
+                                       alive=story.is_alive)
             played = time.monotonic() - started
             env = state_file["env"]
             found = packages(env["AWS_ENDPOINT_URL"], env["TABLE_NAME"])
