@@ -11,16 +11,51 @@ the local runtime runs several containers of one function as threads, and a proc
 from __future__ import annotations
 
 import contextvars
+import inspect
 from collections.abc import Callable, Hashable
 from concurrent.futures import ThreadPoolExecutor
+from functools import wraps
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import ValidationError
 
 from shared.observability import logger, metrics, tracer
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]  # (event, Lambda context)
+
+
+class UnreadableRecord(ValueError):
+    """A record whose data did not validate, said without the data: pydantic's message quotes the input (an
+    order image holds the customer's email and address), and a failed batch's errors end up in the logs."""
+
+
+def without_inputs(record_handler: Callable[..., Any]) -> Callable[..., Any]:
+    """`record_handler` with pydantic's errors re-raised as `UnreadableRecord` (Powertools passes the Lambda
+    context only to a handler that names it, so the wrapper keeps the handler's signature)."""
+    wants_context = "lambda_context" in inspect.signature(record_handler).parameters
+
+    def call(record: Any, **kwargs: Any) -> Any:
+        try:
+            return record_handler(record, **kwargs)
+        except ValidationError as error:
+            fields = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
+                               for e in error.errors(include_input=False, include_url=False))
+            raise UnreadableRecord(f"{error.title}: {fields}"[:500]) from None
+
+    if wants_context:
+        @wraps(record_handler)
+        def with_context(record: Any, lambda_context: Any = None) -> Any:
+            return call(record, lambda_context=lambda_context)
+
+        return with_context
+
+    @wraps(record_handler)
+    def handle(record: Any) -> Any:
+        return call(record)
+
+    return handle
 
 
 def stream_item_key(record: dict[str, Any]) -> Hashable:
@@ -71,6 +106,8 @@ def batch_handler(event_type: EventType, record_handler: Callable[..., Any], *,
     executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="batch") if group_of and workers > 1 \
         else None
 
+    handle = without_inputs(record_handler)
+
     @logger.inject_lambda_context(log_event=False)
     @tracer.capture_lambda_handler
     @metrics.log_metrics
@@ -81,7 +118,7 @@ def batch_handler(event_type: EventType, record_handler: Callable[..., Any], *,
                                            raise_on_entire_batch_failure=raise_on_entire_batch_failure)
                      if executor is not None and group_of is not None else
                      BatchProcessor(event_type=event_type, raise_on_entire_batch_failure=raise_on_entire_batch_failure))
-        return dict(process_partial_response(event=event, record_handler=record_handler, processor=processor,
+        return dict(process_partial_response(event=event, record_handler=handle, processor=processor,
                                              context=context))
 
     return lambda_handler

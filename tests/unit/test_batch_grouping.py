@@ -75,3 +75,24 @@ def test_workers_share_the_containers_wiring() -> None:
         assert set(built) == {id(wiring.cached_shop_settings())}
     finally:
         wiring.reset()
+
+
+def test_a_record_that_does_not_validate_fails_without_its_data_in_the_error() -> None:
+    """Issue 10: pydantic's message quotes the input (a customer's email, an address); a batch that fails whole
+    raises with every record's error, which Lambda writes to the logs."""
+    import pytest
+    from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
+
+    from shared.models.order import Customer
+
+    def handle(record: DynamoDBRecord) -> None:
+        Customer.model_validate({"email": {"not": "ana.lopez@example.com"}, "first_name": "Ana Lopez"})
+
+    handler = batch_handler(EventType.DynamoDBStreams, handle, group_of=stream_item_key, workers=2)
+    with pytest.raises(BatchProcessingError) as raised:
+        handler({"Records": [stream_record("a", 1), stream_record("b", 2)]}, FakeLambdaContext())
+    text = str(raised.value) + "".join(str(e) for e in raised.value.child_exceptions)
+    assert "ana.lopez@example.com" not in text and "email" in text and "UnreadableRecord" in text
+    one = batch_handler(EventType.DynamoDBStreams, handle, raise_on_entire_batch_failure=False)
+    assert one({"Records": [stream_record("a", 1)]}, FakeLambdaContext()) == {
+        "batchItemFailures": [{"itemIdentifier": "1"}]}
