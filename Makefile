@@ -8,7 +8,7 @@ export AWS_ACCOUNT_ID_ENDPOINT_MODE := disabled
 # Let Python cache compiled modules: the test run's workers and the local stacks it starts import the same code.
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: install lint typecheck imports cfn-lint sam-validate checkov unit test demo run build build-check deploy clean bench
+.PHONY: install lint typecheck imports cfn-lint sam-validate checkov unit test demo run build build-check deploy clean bench chromium
 
 # The local runtime needs only the [local] extra (what `make demo` / `make run` install, with progress);
 # the tests add the dev tools on top.
@@ -42,7 +42,18 @@ unit: $(STAMP)
 	$(BIN)/pytest -q -p no:randomly -n 2 --dist loadfile --durations=15
 
 # sam-validate and checkov use their own tool venvs (below): each pins libraries the project's .venv cannot share.
-test: lint typecheck imports cfn-lint sam-validate checkov unit
+test: lint typecheck imports cfn-lint sam-validate checkov chromium unit
+
+# The page's browser test (tests/page/test_browser.py) drives Debian's Chromium with Playwright (pinned in the
+# [dev] extra; its own browser download is not used). Installed here when missing and we are root; otherwise the
+# command is printed (and the test fails naming it).
+CHROMIUM ?= /usr/bin/chromium
+chromium:
+	@if [ -x "$(CHROMIUM)" ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get install -y -q chromium || { apt-get update -q && apt-get install -y -q chromium; }; \
+	else echo "The browser test needs Chromium at $(CHROMIUM): sudo apt-get install -y chromium"; fi
 
 demo: $(LOCAL_STAMP)
 	$(BIN)/dropship demo
@@ -66,7 +77,7 @@ define lambda_artifact
 	cp functions/__init__.py $(ARTIFACTS_DIR)/functions/
 	cp -R functions/$(1) $(ARTIFACTS_DIR)/functions/$(1)
 	$(PYTHON) -m pip install --quiet --no-compile $(LAMBDA_PIP) --target $(ARTIFACTS_DIR) -c requirements.lock \
-	  "aws-lambda-powertools[tracer]" pydantic pydantic-settings requests
+	  "aws-lambda-powertools[tracer]" pydantic requests nh3
 	find $(ARTIFACTS_DIR) -name __pycache__ -prune -exec rm -rf {} +
 endef
 
@@ -93,6 +104,9 @@ build-SyncStatusFunction:
 
 build-SyncWorkerFunction:
 	$(call lambda_artifact,sync_worker)
+
+build-MonitorProductsFunction:
+	$(call lambda_artifact,monitor_products)
 
 $(SAM_VENV)/.installed:
 	$(PYTHON) -m venv $(SAM_VENV)

@@ -102,8 +102,7 @@ def main() -> int:
             state_file = wait_for_json(Path(state) / "stack.json", timeout=1800, until=lambda c: "env" in c,
                                        alive=story.is_alive)
             played = time.monotonic() - started
-            env = state_file["env"]
-            found = packages(env["AWS_ENDPOINT_URL"], env["TABLE_NAME"])
+            found = packages(state_file["moto"], state_file["env"]["TABLE_NAME"])
         finally:
             stop.set()
             story.join(timeout=60)

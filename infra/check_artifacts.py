@@ -12,7 +12,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from local.template import load_template, resources_of_type
 
-REQUIRED_PACKAGES = ("aws_lambda_powertools", "pydantic", "pydantic_settings", "requests")
+REQUIRED_PACKAGES = ("aws_lambda_powertools", "pydantic", "requests", "nh3")
 
 
 def check_function(build_dir: Path, logical_id: str, handler: str) -> list[str]:
@@ -26,6 +26,10 @@ def check_function(build_dir: Path, logical_id: str, handler: str) -> list[str]:
     for must in ("shared/__init__.py", "shared/models/order.py", "shared/lifecycle.py", "functions/__init__.py"):
         if not (root / must).is_file():
             problems.append(f"{logical_id}: {must} missing (shared/ was dropped)")
+    if logical_id == "SellerApiFunction":  # the Manage Orders page is served from the artifact's own files
+        for page_file in ("index.html", "app.js", "app.css"):
+            if not (root / "functions" / "seller_api" / "page" / page_file).is_file():
+                problems.append(f"{logical_id}: functions/seller_api/page/{page_file} missing")
     for package in REQUIRED_PACKAGES:
         if not (root / package).is_dir():
             problems.append(f"{logical_id}: dependency {package} missing")

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlencode
 
 import click
 from rich.console import Console, RenderableType
@@ -296,6 +297,7 @@ def _print_running(stack: Any, handle: Any, state_file: Path | None, function_lo
                   show_header=False, box=None, padding=(0, 2, 0, 0))
     table.add_column(style="bold")
     table.add_column(overflow="fold")
+    table.add_row("Manage Orders", f"{stack.page_url(handle.shop)}   (sign in with the seller token)")
     table.add_row("API", f"{stack.api_url}   (the HTTP API routes of infra/template.yaml)")
     table.add_row("AWS (moto)", f"{stack.moto_url}   (tables: {', '.join(status['tables'].values()) or '-'})")
     table.add_row("AliExpress sim", stack.aliexpress.url)
@@ -353,13 +355,14 @@ def status(state_file: Path | None, as_json: bool) -> None:
 
 
 @cli.command()
-@click.argument("name", type=click.Choice(["api", "moto", "shopbase", "aliexpress", "store"]))
+@click.argument("name", type=click.Choice(["page", "api", "moto", "shopbase", "aliexpress", "store"]))
 @shop_option
 @state_file_option
 def url(name: str, shop: str, state_file: Path | None) -> None:
     """Print one URL of the running stack (for shell variables: API=$(dropship url api)).
 
     \b
+    page        the --shop's Manage Orders page (open it in a browser; sign in with `dropship token`)
     api         the HTTP API (seller API, webhooks, OAuth callback)
     moto        the AWS endpoint (aws --endpoint-url …)
     shopbase    the ShopBase simulator (its /_sim/… controls)
@@ -368,7 +371,12 @@ def url(name: str, shop: str, state_file: Path | None) -> None:
     """
     stack = _stack(state_file)
     try:
-        click.echo(f"{stack.url('shopbase')}/shops/{shop}" if name == "store" else stack.url(name))
+        if name == "store":
+            click.echo(f"{stack.url('shopbase')}/shops/{shop}")
+        elif name == "page":
+            click.echo(f"{stack.url('api')}/app?{urlencode({'shop': shop})}")
+        else:
+            click.echo(stack.url(name))
     except StackError as error:
         raise CliError(str(error)) from error
 
@@ -518,6 +526,81 @@ def _group(*parts: RenderableType | str) -> RenderableType:
     from rich.console import Group
 
     return Group(*parts)
+
+
+# ---------------------------------------------------------------- product import (issue 12)
+def _product_call(api: Any, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+    response = api.request(method, f"/shops/{api.shop}{path}", **kwargs)
+    try:
+        body: dict[str, Any] = response.json()
+    except ValueError:
+        body = {"error": response.text[:200]}
+    if response.status_code != 200:
+        raise CliError(f"{method} {path} answered {response.status_code}: {body.get('error', '')}")
+    return body
+
+
+@cli.command("import")
+@click.argument("urls", nargs=-1, required=True, metavar="URL|ID...")
+@shop_option
+@state_file_option
+@json_option
+def import_(urls: tuple[str, ...], shop: str, state_file: Path | None, as_json: bool) -> None:
+    """Add AliExpress products to the shop's import list (drafts), by product URL or id.
+
+    Any product URL form works (with tracking parameters, any country site); a product already imported or
+    pushed is not imported twice.
+    """
+    _, api = _seller(state_file, shop)
+    body = _product_call(api, "POST", "/products/import", json={"urls": list(urls)}, timeout=120)
+    lines = [f"{r.get('product_id') or '-'}  {r['outcome']}" + (f": {r['error']}" if r.get("error") else "")
+             for r in body["results"]]
+    show(body, lambda: "\n".join([*lines, f"{body['imported']} imported"]), as_json)
+
+
+@cli.command()
+@shop_option
+@click.option("--status", type=click.Choice(["draft", "pushed", "gone"]), default="draft", show_default=True,
+              help="Drafts (the import list), pushed products, or products AliExpress stopped selling.")
+@state_file_option
+@json_option
+def drafts(shop: str, status: str, state_file: Path | None, as_json: bool) -> None:
+    """The import list: the shop's drafts (or its pushed products), newest first."""
+    from rich.table import Table
+
+    _, api = _seller(state_file, shop)
+    body = _product_call(api, "GET", "/products", params={"status": status, "limit": "100"})
+
+    def view() -> RenderableType:
+        table = Table(title=f"{status} products ({len(body['products'])})", title_justify="left")
+        for column in ("product id", "title", "variants", "cost", "store product"):
+            table.add_column(column)
+        for p in body["products"]:
+            cost = p.get("cost_min") if p.get("cost_min") == p.get("cost_max") else \
+                f"{p.get('cost_min')}-{p.get('cost_max')}"
+            table.add_row(p["product_id"], str(p.get("title", ""))[:60], str(p.get("variant_count", "")),
+                          str(cost), str(p.get("store_product_id") or "-"))
+        return table
+
+    show(body, view, as_json)
+
+
+@cli.command()
+@click.argument("product_ids", nargs=-1, required=True, metavar="ID...")
+@shop_option
+@click.option("--publish", is_flag=True, help="Published at once (default: a hidden draft in the store).")
+@state_file_option
+@json_option
+def push(product_ids: tuple[str, ...], shop: str, publish: bool, state_file: Path | None, as_json: bool) -> None:
+    """Push drafts to the ShopBase store: one store product each, every variant linked to its AliExpress SKU."""
+    _, api = _seller(state_file, shop)
+    results = [_product_call(api, "POST", f"/products/{pid}/push", json={"publish": publish}, timeout=60)
+               for pid in product_ids]
+    lines = [f"{r['product_id']} → store product {r['store_product_id']} ({r['linked_variants']} variants linked"
+             f"{', published' if r['published'] else ', hidden'})" + "".join(f"\n  warning: {w}" for w in
+                                                                              r.get("warnings", []))
+             for r in results]
+    show({"results": results}, lambda: "\n".join(lines), as_json)
 
 
 @cli.command("sync-now")

@@ -40,7 +40,9 @@ from local.world import ShopHandle, has_route, onboard
 
 SHOP = "demo-store"
 
-# The store's catalog: (title, variant, price); AliExpress products mirror it, except one never linked.
+# The store's catalog: (title, variant, price). Each comes from AliExpress: the demo imports it, edits it (its
+# title, "Ships From" dropped), prices it by the shop's rules and pushes it, so every store variant is linked to
+# its AliExpress SKU with no manual step. One store product never came from AliExpress (never linked).
 CATALOG: list[tuple[str, list[str], str]] = [
     ("Insulated Water Bottle", ["Silver / 500 ml", "Black / 750 ml"], "12.95"),
     ("Flounce Mini Skirt", ["S", "M", "L"], "13.00"),
@@ -49,6 +51,14 @@ CATALOG: list[tuple[str, list[str], str]] = [
     ("Yoga Mat Non-Slip", ["Purple", "Grey"], "24.90"),
 ]
 UNLINKED = ("Pet Hair Remover Roller", ["Default Title"], "7.50")  # the seller never linked it
+# What the shop's pricing rules make of a 5.00 cost: x 2.5, cents .99 (compare-at +30 %).
+PRICING_RULES = {"ranges": [{"kind": "multiplier", "value": "2.5"}], "cents": "0.99",
+                 "compare_at": {"kind": "multiplier", "value": "1.3"}}
+SHIPS_FROM = "200007763"
+# How sellers paste them: tracking parameters, country sites, a bare id.
+URL_FORMS = ("https://www.aliexpress.com/item/{pid}.html?spm=a2g0o.productlist.main.1&algo_pvid=demo",
+             "https://pt.aliexpress.com/item/{pid}.html", "{pid}", "https://m.aliexpress.com/item/{pid}.html",
+             "aliexpress.com/item/{pid}.html")
 
 
 @dataclass
@@ -62,15 +72,31 @@ class Variant:
     sku_attr: str
 
 
+def ae_product_id(p_index: int) -> str:
+    return f"100500{7000000000 + p_index}"
+
+
 def catalog() -> list[Variant]:
-    variants = []
-    for p_index, (title, names, price) in enumerate([*CATALOG, UNLINKED]):
-        linked = p_index < len(CATALOG)
-        for v_index, name in enumerate(names):
-            variants.append(Variant(2_000_000 + p_index * 10 + v_index, 600_000 + p_index, title, name, price,
-                                    f"100500{7000000000 + p_index}" if linked else None,
-                                    f"14:{200 + v_index}#{name}" if len(names) > 1 else ""))
-    return variants
+    """The store variants that exist before the story: only the product that never came from AliExpress (the
+    imported ones are added by the import step, with the ids ShopBase gave them)."""
+    title, names, price = UNLINKED
+    return [Variant(2_000_000 + len(CATALOG) * 10 + v_index, 600_000 + len(CATALOG), title, name, price, None, "")
+            for v_index, name in enumerate(names)]
+
+
+def supplier_skus(p_index: int, names: list[str]) -> list[dict[str, Any]]:
+    """AliExpress's SKUs of a catalog product: one property per variant name (+ a "Ships From" axis on the LED
+    strip, which the seller drops at import keeping China)."""
+    warehouses = [("201336100", "China"), ("201336103", "Germany")] if p_index == 2 else [None]
+    skus = []
+    for v_index, name in enumerate(names):
+        for w_index, warehouse in enumerate(warehouses):
+            attr = f"14:{200 + v_index}#{name}" if len(names) > 1 else ""
+            if warehouse is not None:
+                attr += f";{SHIPS_FROM}:{warehouse[0]}#{warehouse[1]}"
+            skus.append({"sku_id": f"{12000050000000000 + p_index * 100 + v_index * 10 + w_index}", "sku_attr": attr,
+                         "price": "5.00" if w_index == 0 else "6.50", "list_price": "50.00", "stock": 5000})
+    return skus
 
 
 @dataclass
@@ -143,27 +169,63 @@ class Demo:
 
 # ---------------------------------------------------------------- the story's steps
 def step_products(demo: Demo) -> str:
-    """AliExpress carries the catalog; the seller links each store variant to its AliExpress SKU."""
+    """The seller imports the products from AliExpress (by URL), edits them, prices them by the shop's rules
+    and pushes them to ShopBase: every store variant comes back linked to its AliExpress SKU."""
     assert demo.stack.aliexpress is not None and demo.api is not None
-    by_product: dict[str, list[Variant]] = {}
-    for v in demo.variants:
-        if v.ae_product_id:
-            by_product.setdefault(v.ae_product_id, []).append(v)
-    for pid, variants in by_product.items():
-        demo.stack.aliexpress.seed_product(pid, subject=variants[0].title, store_id=f"11{pid[-6:]}",
-                                           store_name=f"{variants[0].title} Factory Store",
-                                           skus=[{"sku_attr": v.sku_attr, "price": "5.00", "stock": 5000}
-                                                 for v in variants])
-    linked = [v for v in demo.variants if v.ae_product_id]
-    for n, v in enumerate(linked, start=1):
-        demo.note(f"variant {n}/{len(linked)}")
-        response = demo.api.request("PUT", f"/shops/{SHOP}/links/{v.variant_id}",
-                                    json={"product_id": v.ae_product_id, "sku_attr": v.sku_attr})
+    api, shop = demo.api, SHOP
+    for p_index, (title, names, _) in enumerate(CATALOG):
+        pid = ae_product_id(p_index)
+        demo.stack.aliexpress.seed_product(
+            pid, subject=f"{title} Wholesale Hot Sale Free Shipping 2026 New", store_id=f"11{pid[-6:]}",
+            store_name=f"{title} Factory Store", skus=supplier_skus(p_index, names),
+            detail=f'<div class="detailmodule_html"><p style="color:#333">{title}: quality you can feel.</p>'
+                   '<script>track()</script><div class="store-promotion"><p>Coupon!</p></div>'
+                   "<p>Welcome to my store!</p></div>",
+            image_urls=[f"https://ae01.alicdn.com/kf/{pid}-{n}.jpg" for n in range(3)])
+
+    def ok(response: Any, what: str) -> dict[str, Any]:
         if response.status_code != 200:
-            demo.problems.append(f"linking variant {v.variant_id} answered {response.status_code}: "
-                                 f"{response.text[:200]}")
-    return (f"{len(linked)} store variants linked to SKUs of {len(by_product)} AliExpress products; "
-            f"{UNLINKED[0]!r} left unlinked on purpose")
+            raise RuntimeError(f"{what} answered {response.status_code}: {response.text[:300]}")
+        body: dict[str, Any] = response.json()
+        return body
+
+    demo.note("PUT /product-rules (price x 2.5, cents .99, compare-at +30 %)")
+    ok(api.request("PUT", f"/shops/{shop}/product-rules", json={"pricing": PRICING_RULES}), "pricing rules")
+    urls = [URL_FORMS[n % len(URL_FORMS)].format(pid=ae_product_id(n)) for n in range(len(CATALOG))]
+    demo.note(f"POST /products/import ({len(urls)} URLs)")
+    imported = ok(api.request("POST", f"/shops/{shop}/products/import", json={"urls": urls}, timeout=120), "import")
+    again = ok(api.request("POST", f"/shops/{shop}/products/import", json={"urls": urls[:1]}), "import again")
+    if again["results"][0]["outcome"] != "already_imported":
+        demo.problems.append(f"importing {urls[0]} twice answered {again['results'][0]}")
+    prices: list[str] = []
+    store_products = 0
+    for p_index, (title, names, _) in enumerate(CATALOG):
+        pid = ae_product_id(p_index)
+        edit: dict[str, Any] = {"title": title}
+        if p_index == 2:
+            edit["drop_options"] = {"Ships From": "China"}
+        if len(names) > 1:
+            edit["rename_options"] = {"Color": "Style" if p_index != 1 else "Size"}
+        demo.note(f"PATCH and push {pid} ({p_index + 1}/{len(CATALOG)})")
+        ok(api.request("PATCH", f"/shops/{shop}/products/{pid}", json=edit), f"editing {pid}")
+        pushed = ok(api.request("POST", f"/shops/{shop}/products/{pid}/push", json={"publish": True}, timeout=60),
+                    f"pushing {pid}")
+        store_products += 1
+        per_name = 2 if p_index == 2 else 1  # the LED strip's SKUs come in two warehouses
+        name_of = {sku["sku_id"]: names[n // per_name] for n, sku in enumerate(supplier_skus(p_index, names))}
+        for v in pushed["variants"]:
+            prices.append(v["price"])
+            demo.variants.append(Variant(int(v["variant_id"]), int(pushed["store_product_id"]), title,
+                                         name_of[v["sku_id"]], v["price"], pid, v["sku_attr"]))
+    linked = {str(v.variant_id) for v in demo.variants if v.ae_product_id}
+    links = api.links()
+    missing = sorted(linked - set(links))
+    if missing:
+        demo.problems.append(f"store variants {', '.join(missing)} were pushed without a link")
+    return (f"{imported['imported']} AliExpress products imported by URL (a second import of one: already "
+            f"imported), edited (titles, \"Ships From\" dropped on the LED strip), priced by the shop's rules "
+            f"(cost 5.00 → {sorted(set(prices))[0]}) and pushed: {store_products} store products, "
+            f"{len(linked)} variants linked with no manual step; {UNLINKED[0]!r} never came from AliExpress")
 
 
 def _order_payload(demo: Demo, number: int, *, paid: bool, variants: list[Variant],
@@ -378,10 +440,12 @@ def check_fulfillments_and_emails(demo: Demo) -> None:
 def _steps(demo: Demo, orders: int, two_suppliers: int) -> list[tuple[str, Callable[[], str], list[str]]]:
     stack = demo.stack
     links_route = has_route(stack, "PUT", f"/shops/{SHOP}/links/1")
+    import_route = has_route(stack, "POST", f"/shops/{SHOP}/products/import")
     place_route = has_route(stack, "POST", f"/shops/{SHOP}/orders/place")
     schedule = [] if stack.wiring.schedules else ["a scheduled status sync"]
     return [
-        ("Link products", lambda: step_products(demo), [] if links_route else ["seller API links route"]),
+        ("Import, edit, price and push products", lambda: step_products(demo),
+         [] if import_route and links_route else ["seller API product import routes"]),
         ("Customers order (webhooks)", lambda: step_customers_order(demo, orders, two_suppliers), []),
         ("Late payments and cancellations", lambda: step_store_events(demo), []),
         ("Seller places orders", lambda: step_place(demo),
@@ -453,7 +517,7 @@ def _play(demo: Demo, steps: list[tuple[str, Callable[[], str], list[str]]], con
             demo.skipped.append(f"{title}: {reason}")
             say(f"- {title}: SKIPPED, {reason}")
             # Later steps build on this one: everything after it waits for the missing piece too.
-            blocked = blocked or title != "Link products"
+            blocked = blocked or not title.startswith("Import, edit")
             continue
         if not console.is_terminal:
             say(f"→ {title}…")  # no live line off a terminal: say when a step starts, not only when it ends

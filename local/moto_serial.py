@@ -1,7 +1,8 @@
 """moto's HTTP server with one request at a time: DynamoDB's per-request atomicity, faithfully.
 
-moto's own server is threaded and its DynamoDB backend takes no lock, so two concurrent conditional updates
-of one item can both pass their condition (real DynamoDB never lets them). The rate budget and the run
+moto's own server is threaded and its DynamoDB and SQS backends take no lock, so two concurrent conditional
+updates of one item can both pass their condition (real DynamoDB never lets them), and two receives of one
+queue can break each other. The rate budget and the run
 counters rely on that atomicity, so the benchmark and the concurrency tests serialise requests here.
 Connections are still accepted concurrently (keep-alive clients do not block each other).
 The local runtime, the benchmark and the concurrency tests all use it.
@@ -12,7 +13,10 @@ The local runtime, the benchmark and the concurrency tests all use it.
 from __future__ import annotations
 
 import argparse
+import io
+import json
 import threading
+import time
 from typing import Any
 
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
@@ -20,17 +24,53 @@ from werkzeug.serving import BaseWSGIServer, make_server
 
 
 class _Serial:
+    """DynamoDB (tables and streams) one request at a time; SQS one request at a time too, its long polls
+    included: moto's SQS backend takes no lock either, and two concurrent receives of one queue race (seen: a
+    RuntimeError out of `deepcopy(message)` answering 500 to a receive whose message it had already marked
+    received, so the message stayed invisible for its visibility timeout). A long poll is asked as short polls
+    under the lock, with the lock released between them, so it never holds the other requests up."""
+
+    LONG_POLL_STEP = 0.05  # seconds between the short polls of one long poll
+
     def __init__(self, app: Any) -> None:
         self.app = app
-        self.lock = threading.Lock()
+        self.lock = threading.Lock()  # DynamoDB and its streams
+        self.sqs_lock = threading.Lock()
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
-        # Only DynamoDB needs it; an SQS long poll must not hold every other request for 20 s.
-        if not str(environ.get("HTTP_X_AMZ_TARGET", "")).startswith("DynamoDB_"):
-            return self.app(environ, start_response)
-        with self.lock:
-            # Materialise the body inside the lock: moto builds responses lazily in places.
-            return list(self.app(environ, start_response))
+        target = str(environ.get("HTTP_X_AMZ_TARGET", ""))
+        if target.startswith("DynamoDB"):  # DynamoDB_20120810.* and DynamoDBStreams_20120810.*
+            with self.lock:
+                # Materialise the body inside the lock: moto builds responses lazily in places.
+                return list(self.app(environ, start_response))
+        if target == "AmazonSQS.ReceiveMessage":
+            return self._receive(environ, start_response)
+        if target.startswith("AmazonSQS."):
+            with self.sqs_lock:
+                return list(self.app(environ, start_response))
+        return self.app(environ, start_response)
+
+    def _receive(self, environ: dict[str, Any], start_response: Any) -> Any:
+        body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+        request = json.loads(body or b"{}")
+        deadline = time.monotonic() + float(request.get("WaitTimeSeconds") or 0)
+        request["WaitTimeSeconds"] = 0
+        raw = json.dumps(request).encode()
+        answer: dict[str, Any] = {}
+
+        def keep(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            answer.update(status=status, headers=headers)
+            return lambda _chunk: None
+
+        while True:
+            short = dict(environ, **{"wsgi.input": io.BytesIO(raw), "CONTENT_LENGTH": str(len(raw))})
+            with self.sqs_lock:
+                chunks = b"".join(self.app(short, keep))
+            got = not str(answer.get("status", "")).startswith("200") or b'"Messages"' in chunks
+            if got or time.monotonic() >= deadline:
+                start_response(answer["status"], answer["headers"])
+                return [chunks]
+            time.sleep(self.LONG_POLL_STEP)
 
 
 class SerialMotoServer:

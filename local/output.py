@@ -13,9 +13,12 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import IO
 
-_local = threading.local()
+# A context variable, not a thread-local: a consumer's worker threads run in a copy of the invocation's
+# context (shared.batch), so what they write goes to the function log too.
+_inside: ContextVar[bool] = ContextVar("inside_function", default=False)
 
 
 class _Router(io.TextIOBase):
@@ -26,7 +29,7 @@ class _Router(io.TextIOBase):
 
     def write(self, text: str) -> int:
         sink = self.sink
-        if sink is not None and getattr(_local, "inside", False):
+        if sink is not None and _inside.get():
             with self._lock:
                 sink.write(text)
             return len(text)
@@ -71,9 +74,8 @@ def restore_stdout() -> None:
 
 @contextmanager
 def inside_function() -> Iterator[None]:
-    previous = getattr(_local, "inside", False)
-    _local.inside = True
+    token = _inside.set(True)
     try:
         yield
     finally:
-        _local.inside = previous
+        _inside.reset(token)

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
+from urllib.parse import urlencode
 
 from local import aws
 from local.api import ApiServer, RouteTable
@@ -101,6 +102,10 @@ class Stack:
     def api_url(self) -> str:
         assert self.api is not None
         return self.api.url
+
+    def page_url(self, shop: str | None = None) -> str:
+        """The seller's Manage Orders page, served by the API itself (GET /app; GET / redirects there)."""
+        return f"{self.api_url}/app" + (f"?{urlencode({'shop': shop})}" if shop else "")
 
     @property
     def moto_url(self) -> str:
@@ -393,6 +398,7 @@ class Stack:
             "moto": self.moto.url if self.moto else None,
             "shopbase": self.shopbase.url if self.shopbase else None,
             "aliexpress": self.aliexpress.url if self.aliexpress else None,
+            "page": f"{self.api.url}/app" if self.api else None,
             "functions": {k: vars(f.stats) for k, f in w.functions.items()},
             "routes": [r.route_key + " -> " + r.function.logical_id for r in w.routes.routes],
             "streams": {m.name: {k: v for k, v in vars(m.stats).items() if k != "batch_sizes"}
@@ -434,5 +440,6 @@ class Stack:
             current = (read_json(path) or {}) if extra else {}
             current.update({"pid": os.getpid(), "api": self.api_url, "moto": self.moto_url,
                             "shopbase": self.shopbase.url if self.shopbase else None,
-                            "aliexpress": self.aliexpress.url if self.aliexpress else None, **(extra or {})})
+                            "aliexpress": self.aliexpress.url if self.aliexpress else None,
+                            "page": self.page_url(), **(extra or {})})
             return write_json_atomic(path, current)

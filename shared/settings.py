@@ -54,6 +54,9 @@ class Settings(BaseModel):
     sync_slot_max_age_seconds: int = Field(default=6 * 3600, alias="SYNC_SLOT_MAX_AGE_SECONDS", ge=0)
     # Issue 11: how long the tracking consumers keep a shop's settings (a seller's change reaches them within it).
     shop_settings_max_age_seconds: int = Field(default=60, alias="SHOP_SETTINGS_MAX_AGE_SECONDS", ge=0)
+    # Product import (issue 12): the ProductsTable, and the shards of its DueIndex (products due for monitoring).
+    products_table_name: str = Field(default="", alias="PRODUCTS_TABLE_NAME")
+    product_due_shards: int = Field(default=8, alias="PRODUCT_DUE_SHARDS", ge=1, le=64)  # issue 12
 
     def require(self, field: str) -> str:
         """The value of an optional string setting that this caller needs; MissingSetting names the variable."""

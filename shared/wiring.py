@@ -458,3 +458,75 @@ def tracking_notifier() -> TrackingNotifier:
 
     return TrackingNotifier(orders(), cached_shop_settings(), delivery_ledger(), mailer(),
                             max_attempts=settings().notify_max_attempts)
+
+
+# ---- orders page (issue 13)
+if TYPE_CHECKING:
+    from shared.data.order_search import OrderSearch
+    from shared.logic.order_search import OrderViews
+
+
+@component
+def order_search() -> OrderSearch:
+    from shared.data.order_search import OrderSearch
+
+    return OrderSearch(orders())
+
+
+@component
+def order_views() -> OrderViews:
+    """The Manage Orders page's views: lists, counts, CSV, detail, the shop's header."""
+    from shared.logic.order_search import OrderViews
+
+    return OrderViews(orders(), order_search(), links(), shops(), aliexpress_tokens())
+
+
+def connect_redirect_uri(domain: str, stage: str | None) -> str:
+    """The AliExpress OAuth callback: ALIEXPRESS_REDIRECT_URI, or this API's own callback URL."""
+    from shared.logic.accounts import callback_url
+
+    return callback_url(settings().aliexpress_redirect_uri, domain, stage)
+
+
+# ---- products (issue 12)
+if TYPE_CHECKING:
+    from shared.data.products import ProductRepository
+    from shared.logic.products.importer import ProductImporter
+    from shared.logic.products.monitor import ProductMonitor
+    from shared.logic.products.store_push import ProductPusher
+
+
+@component
+def products_table() -> Any:
+    """ProductsTable (no stream: product writes stay off the orders stream)."""
+    from shared.data.dynamo import table as dynamodb_table
+
+    return dynamodb_table(settings().require("products_table_name"))
+
+
+@component
+def products() -> ProductRepository:
+    from shared.data.products import ProductRepository
+
+    return ProductRepository(products_table(), shards=settings().product_due_shards, cursor_key=cursor_signing_key)
+
+
+@component
+def product_importer(profile: str = API_PROFILE) -> ProductImporter:
+    from shared.logic.products.importer import ProductImporter
+
+    return ProductImporter(products(), aliexpress_accounts(profile), shops())
+
+
+@component
+def product_pusher() -> ProductPusher:
+    from shared.logic.products.store_push import ProductPusher
+
+    return ProductPusher(products(), links(), shopbase_clients())
+
+
+@component
+def product_monitor(profile: str = WORKER_PROFILE) -> ProductMonitor:
+    from shared.logic.products.monitor import ProductMonitor
+
+    return ProductMonitor(products(), aliexpress_accounts(profile), shops(), shopbase_clients())

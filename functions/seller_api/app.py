@@ -13,11 +13,16 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+# routes_connect, routes_page: the Manage Orders page (issue 13); routes_pricing, routes_products: product import (12)
 from functions.seller_api import (
+    routes_connect,
     routes_fulfill,
     routes_links,
     routes_orders,
+    routes_page,
     routes_placement,
+    routes_pricing,
+    routes_products,
     routes_settings,
     routes_sync,
 )
@@ -33,6 +38,10 @@ app.include_router(routes_links.router)
 app.include_router(routes_placement.router)
 app.include_router(routes_sync.router)
 app.include_router(routes_settings.router)
+app.include_router(routes_page.router)  # issue 13: GET /app, /app/{file}, /openapi.json
+app.include_router(routes_connect.router)  # issue 13: the browser's AliExpress connect
+app.include_router(routes_products.router)  # issue 12: import list, edit, push, refresh, log
+app.include_router(routes_pricing.router)  # issue 12: pricing and monitoring rules
 install_error_handlers(app)
 
 

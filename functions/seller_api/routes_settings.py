@@ -45,6 +45,10 @@ class SettingsPatch(BaseModel):
                                      description="The address our tracking emails are sent from.")
     default_shipping_service: str | None = Field(default=None, min_length=1, max_length=128, description=(
         "AliExpress logistics service for links without their own."))
+    import_ship_to: str | None = Field(default=None, pattern=r"^[A-Z]{2}$", description=(
+        "Product import: the country ds.product.get reads prices, stock and shipping for (the main market)."))
+    import_language: str | None = Field(default=None, pattern=r"^[a-z]{2}(_[A-Z]{2})?$", description=(
+        "Product import: the language of imported titles and descriptions."))
 
 
 def settings_view(settings: ShopSettings) -> dict[str, object]:

@@ -30,6 +30,8 @@ from shared.aliexpress.errors import (
 )
 from shared.aliexpress.models import (
     CreateOrderResult,
+    FreightOption,
+    FreightResult,
     Product,
     TokenResponse,
     TrackingPackage,
@@ -281,6 +283,28 @@ class AliExpressClient:
         target_language: str = "en",
     ) -> Product:
         """Product and its SKUs (`sku_attr` is what `create_order` needs); 605 ITEM_ID_NOT_FOUND etc. raise."""
+        result, request_id = self.product_result(access_token, product_id, ship_to_country,
+                                                 target_currency=target_currency, target_language=target_language)
+        data = dict(result)
+        base = data.get("ae_item_base_info_dto")
+        base = base if isinstance(base, dict) else {}
+        data["ae_item_base_info_dto"] = {"product_id": str(product_id), **base}
+        return self._parse(Product, data, request_id)
+
+    def product_result(
+        self,
+        access_token: str,
+        product_id: str,
+        ship_to_country: str,
+        *,
+        target_currency: str = "USD",
+        target_language: str = "en",
+    ) -> tuple[dict[str, Any], str | None]:
+        """`aliexpress.ds.product.get`'s `result` as sent (for the import's tolerant parser) and the request id.
+
+        BusinessError when the product cannot be read: its rsp_code (605 ITEM_ID_NOT_FOUND, 602 not sold to the
+        country) or EMPTY_RESULT for a success code without a product (both mean "unavailable").
+        """
         params = {
             "product_id": str(product_id),
             "ship_to_country": ship_to_country,
@@ -296,17 +320,38 @@ class AliExpressClient:
         code = "" if rsp_code is None else str(rsp_code).strip()
         if code not in protocol.PRODUCT_OK_CODES or "ae_item_base_info_dto" not in result:
             raise BusinessError(
-                code or "EMPTY_RESULT",
+                code if code not in protocol.PRODUCT_OK_CODES else "EMPTY_RESULT",
                 str(rsp_msg or "no product in the response"),
                 request_id,
                 api_name=protocol.API_PRODUCT_GET,
                 result=result,
             )
-        data = dict(result)
-        base = data.get("ae_item_base_info_dto")
-        base = base if isinstance(base, dict) else {}
-        data["ae_item_base_info_dto"] = {"product_id": str(product_id), **base}
-        return self._parse(Product, data, request_id)
+        return result, request_id
+
+    def query_freight(
+        self,
+        access_token: str,
+        product_id: str,
+        sku_id: str,
+        ship_to_country: str,
+        *,
+        quantity: int = 1,
+        currency: str = "USD",
+        language: str = "en_US",
+    ) -> list[FreightOption]:
+        """Delivery options of one SKU to a country (`aliexpress.ds.freight.query`), cheapest first.
+
+        BusinessError with code "505" (DELIVERY_NOT_AVAILABLE_TO_YOUR_ADDRESS) when it does not ship there.
+        """
+        request = {"quantity": quantity, "shipToCountry": ship_to_country, "productId": str(product_id),
+                   "selectedSkuId": str(sku_id), "language": language, "locale": language, "currency": currency}
+        body = self.call(protocol.API_FREIGHT_QUERY, {protocol.FREIGHT_QUERY_PARAM: request}, access_token)
+        result, request_id = self._result(protocol.API_FREIGHT_QUERY, body)
+        parsed = self._parse(FreightResult, result, request_id)
+        if not parsed.success:
+            raise BusinessError(str(parsed.code or "FREIGHT_FAILED"), parsed.msg or "no delivery options",
+                                request_id, api_name=protocol.API_FREIGHT_QUERY, result=result)
+        return sorted(parsed.options, key=lambda o: (o.fee, o.max_days or 0))
 
     # ------------------------------------------------------------------ transport
 

@@ -250,6 +250,35 @@ class Product(_Model):
         return flat
 
 
+# ---------------------------------------------------------------- aliexpress.ds.freight.query (issue 12)
+
+
+class FreightOption(_Model):
+    """One delivery option. `shipping_fee_cent` is a decimal amount despite its name ("172.71" = US $172.71)."""
+
+    code: Text = ""  # the logistics_service_name ds.order.create takes
+    company: OptStr = None
+    ship_from_country: OptStr = None
+    fee: Decimal = Field(default=Decimal("0"), validation_alias=AliasChoices("shipping_fee_cent", "fee"))
+    free_shipping: Bool = False
+    min_days: OptInt = Field(default=None, validation_alias=AliasChoices("min_delivery_days", "min_days"))
+    max_days: OptInt = Field(default=None, validation_alias=AliasChoices("max_delivery_days", "max_days"))
+
+    @model_validator(mode="after")
+    def _free_is_zero(self) -> FreightOption:
+        if self.free_shipping:
+            self.fee = Decimal("0")
+        return self
+
+
+class FreightResult(_Model):
+    success: Bool = True
+    code: OptStr = None
+    msg: OptStr = None
+    options: Annotated[list[FreightOption], _LIST] = Field(
+        default_factory=list, validation_alias=AliasChoices("delivery_options", "options"))
+
+
 # ---------------------------------------------------------------- aliexpress.ds.order.create
 
 

@@ -18,6 +18,8 @@ API_ORDER_CREATE = "aliexpress.ds.order.create"
 API_ORDER_GET = "aliexpress.trade.ds.order.get"
 API_TRACKING_GET = "aliexpress.ds.order.tracking.get"
 API_PRODUCT_GET = "aliexpress.ds.product.get"
+API_FREIGHT_QUERY = "aliexpress.ds.freight.query"
+FREIGHT_QUERY_PARAM = "queryDeliveryReq"
 API_TOKEN_CREATE = "/auth/token/create"
 # The notes name `/auth/token/refresh`; AliExpress's own DS sample code calls `/auth/token/security/refresh`.
 # Unconfirmed which one a given app's gateway knows: the client tries the first, falls back to the other when

@@ -35,6 +35,14 @@ class LinkRepository:
         item.update(pk=shop_pk(link.shop), sk=link_sk(link.variant_id), entity="link")
         self._table.put_item(Item=item)
 
+    def put_many(self, links: list[Link]) -> None:
+        """Several links in BatchWriteItem calls of 25 (a pushed product's variants; re-putting is harmless)."""
+        with self._table.batch_writer(overwrite_by_pkeys=["pk", "sk"]) as batch:
+            for link in links:
+                item = to_item(link.model_dump(mode="json"))
+                item.update(pk=shop_pk(link.shop), sk=link_sk(link.variant_id), entity="link")
+                batch.put_item(Item=item)
+
     def delete(self, shop: str, variant_id: str) -> bool:
         """True when a link was there."""
         response = self._table.delete_item(Key={"pk": shop_pk(shop), "sk": link_sk(variant_id)},

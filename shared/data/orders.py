@@ -4,6 +4,9 @@ Keys (see docs/data-model.md):
   pk = "SHOP#<shop>", sk = "ORDER#<order id, zero-padded>"        one order (any other id: "ORDER#~<id>")
   TabIndex:  tab_pk = "<shop>#<status>", tab_sk = "<created_at>#<order id>"   a shop's tab, newest first
   SyncIndex: sync_pk = "SYNC#<shard>", sync_sk = "<shop>#<order id>"          sparse: orders needing a sync
+  DateIndex: date_pk = "<shop>", date_sk = "<created_at>#<order id>"           every tab by date (date ranges)
+  AttentionIndex: attn_pk = "<shop>", attn_sk = "<due>#<order id>"             sparse: needs attention from `due`
+  Find*Index: find_pk = "<shop>", find_<kind> = "<term>#<order id>"          search (shared.data.search_terms)
 
 No key is ever parsed back into an order id: a tab page reads its orders by the table keys the index projects,
 and a sync candidate's shop ends at the first "#" (a shop handle has none), so an id of any shape round-trips.
@@ -22,27 +25,34 @@ import re
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError, TransformParameterError
 from boto3.dynamodb.conditions import Attr, Key
 from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import ClientError
+from pydantic import TypeAdapter
 
 from shared.data.dynamo import condition_failed, from_item, to_item
+from shared.data.search_terms import FIND_ATTRIBUTES, find_keys
 from shared.lifecycle import SYNC_STATUSES
+from shared.models.attention import attention_due
 from shared.models.errors import BadRequest, Invalid, TooLarge, Unavailable
 from shared.models.order import MAX_ORDER_ID_CHARS, Order, OrderStatus
 
 TAB_INDEX = "TabIndex"
 SYNC_INDEX = "SyncIndex"
+DATE_INDEX = "DateIndex"
+ATTENTION_INDEX = "AttentionIndex"
 # DynamoDB's hard limit is 400 KB; keep a margin for attribute names and index keys.
 COMPRESS_ABOVE_BYTES = 300_000
 MAX_ITEM_BYTES = 390_000
 DERIVED_ATTRIBUTES = ("pk", "sk", "entity", "tab_pk", "tab_sk", "sync_pk", "sync_sk", "push_pending",
-                      "notify_pending", "line_items_z")
+                      "notify_pending", "line_items_z", "date_pk", "date_sk", "attn_pk", "attn_sk", *FIND_ATTRIBUTES)
 
 _deserializer = TypeDeserializer()
+_DATETIME = TypeAdapter(datetime)
 
 
 class OrderTooLarge(TooLarge):
@@ -120,12 +130,19 @@ def encode_order(order: Order, sync_shards: int) -> dict[str, Any]:
         entity="order",
         tab_pk=f"{order.shop}#{order.status.value}",
         tab_sk=f"{data['created_at']}#{order.order_id}",
+        date_pk=order.shop,
+        date_sk=f"{data['created_at']}#{order.order_id}",
         push_pending=sum(1 for p in order.packages if p.needs_push),
         notify_pending=sum(1 for p in order.packages if p.needs_notify),
     )
     if order.status in SYNC_STATUSES and not order.fulfilled_in_store:
         item["sync_pk"] = sync_pk(sync_shard(order.shop, order.order_id, sync_shards))
         item["sync_sk"] = f"{order.shop}#{order.order_id}"
+    item.update(find_keys(order))
+    due = attention_due(order)
+    if due is not None:
+        item["attn_pk"] = order.shop
+        item["attn_sk"] = f"{index_time(due)}#{order.order_id}"
     size = len(json.dumps(item, default=str))
     if size > COMPRESS_ABOVE_BYTES:
         # Very large orders (hundreds of line items): keep line items compressed in one binary attribute.
@@ -138,6 +155,11 @@ def encode_order(order: Order, sync_shards: int) -> dict[str, Any]:
         raise OrderTooLarge(f"order {order.order_id} is too large to store: {size} bytes, more than one "
                             f"DynamoDB item holds (its largest part is {largest})", field=largest)
     return item
+
+
+def index_time(moment: datetime) -> str:
+    """A time as the indexes' sort keys hold it: the order's own JSON form of a datetime (ISO 8601, UTC, "Z")."""
+    return str(_DATETIME.dump_python(moment, mode="json"))
 
 
 def decode_order(item: dict[str, Any]) -> Order:
@@ -168,8 +190,12 @@ class PageCursors:
         payload = _unpadded(json.dumps(from_item(last_key), sort_keys=True).encode())
         return f"{payload}.{self._mac(shop, tab, payload)}"
 
-    def read(self, shop: str, tab: str, cursor: str) -> dict[str, Any]:
-        """The start key a cursor stands for; InvalidCursor for anything this shop's tab did not issue."""
+    def read(self, shop: str, tab: str, cursor: str,
+             valid: Callable[[dict[str, str]], bool] | None = None) -> dict[str, Any]:
+        """The start key a cursor stands for; InvalidCursor for anything this shop's tab did not issue.
+
+        `tab` names the listing (a tab, or a search or filter view: shared.data.order_search); `valid` checks the
+        decoded key of a listing other than a tab (its table's and index's key attributes, this shop's)."""
         if len(cursor) > self.MAX_CHARS or not self._SHAPE.fullmatch(cursor):
             raise InvalidCursor()
         payload, _, mac = cursor.partition(".")
@@ -180,6 +206,10 @@ class PageCursors:
         except (ValueError, binascii.Error) as error:
             raise InvalidCursor() from error
         # Signed by us, so well-formed; checked anyway: a cursor only ever continues this shop's tab.
+        if valid is not None:
+            if not (isinstance(key, dict) and all(isinstance(v, str) for v in key.values()) and valid(key)):
+                raise InvalidCursor()
+            return key
         expected = {"pk", "sk"} if tab == "all" else {"pk", "sk", "tab_pk", "tab_sk"}
         if (not isinstance(key, dict) or set(key) != expected or not all(isinstance(v, str) for v in key.values())
                 or key["pk"] != shop_pk(shop) or not key["sk"].startswith("ORDER#")
@@ -212,6 +242,14 @@ class OrderRepository:
         self._table = table
         self._sync_shards = sync_shards
         self._cursors = PageCursors(cursor_key)
+
+    @property
+    def table(self) -> Any:
+        return self._table
+
+    @property
+    def cursors(self) -> PageCursors:
+        return self._cursors
 
     def get(self, shop: str, order_id: str, *, consistent: bool = True) -> Order | None:
         if not storable_order_id(order_id):
@@ -276,11 +314,12 @@ class OrderRepository:
             # The index projects keys only, the table's among them: the page reads its orders by those (one
             # BatchGet), never by an id parsed out of tab_sk.
             keys = [{"pk": item["pk"], "sk": item["sk"]} for item in items]
-            orders = self._batch_get(keys) if keys else []
+            orders = self.batch_get(keys) if keys else []
         last = response.get("LastEvaluatedKey")
         return OrderPage(orders=orders, cursor=self._cursors.issue(shop, tab, last) if last else None)
 
-    def _batch_get(self, keys: list[dict[str, Any]]) -> list[Order]:
+    def batch_get(self, keys: list[dict[str, Any]]) -> list[Order]:
+        """The orders at these table keys (at most 100), in the keys' order; missing ones are left out."""
         found: dict[tuple[str, str], Order] = {}
         # The resource's client (de)serialises DynamoDB types itself.
         client = self._table.meta.client

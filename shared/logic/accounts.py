@@ -332,3 +332,20 @@ class AliExpressConnect:
             logger.warning("aliexpress token exchange failed", extra={"shop": shop, "code": error.code})
             raise AliExpressFailed("AliExpress did not complete the connection; try again", error.code) from error
         return shop
+
+
+# ---------------------------------------------------------------- the browser's connect flow (issue 13)
+
+def stage_prefix(stage: str | None) -> str:
+    """The path prefix of an API Gateway stage ("" for $default)."""
+    return "" if not stage or stage == "$default" else f"/{stage}"
+
+
+def callback_url(configured: str, domain: str, stage: str | None) -> str:
+    """The callback registered in the AliExpress console (ALIEXPRESS_REDIRECT_URI); it must match exactly.
+
+    Unset, it is this API's own callback URL (the template cannot pass the API's URL to a function that is one of
+    its integrations without a dependency cycle)."""
+    if configured.strip():
+        return configured.strip()
+    return f"https://{domain}{stage_prefix(stage)}/connect/aliexpress/callback"

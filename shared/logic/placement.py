@@ -58,6 +58,7 @@ UNLINKED = "UNLINKED_ITEM"
 NO_ADDRESS = "ADDRESS_MISSING"
 DISCONNECTED = "ALIEXPRESS_DISCONNECTED"
 UNCONFIRMED = "PLACEMENT_UNCONFIRMED"
+SKU_CHANGED = "SKU_CHANGED"
 
 # One table: AliExpress error code (prefix match, first wins) → (category, sentence for the seller).
 # `{detail}` is AliExpress's own message.
@@ -218,6 +219,12 @@ def product_items(order: Order, links: dict[str, Link], default_service: str | N
     return items
 
 
+def _attr_key(sku_attr: str) -> tuple[str, ...]:
+    # "14:193#Black;5:100014064" and "5:100014064;14:193" name the same SKU: compare property ids only.
+    parts = (p.split("#", 1)[0].strip() for p in sku_attr.split(";"))
+    return tuple(sorted(p for p in parts if p))
+
+
 def _held_since(placement: Placement) -> float | None:
     """When the current holder took the claim; None when nobody holds it (released or closed)."""
     marker = placement.request_id
@@ -292,6 +299,9 @@ class Placer:
             address = logistics_address(order)
         except AddressProblem as problem:
             return self._refuse(order, NO_ADDRESS, str(problem), claimed=None)
+        changed = self._sku_changed(shop, links, address["country"])
+        if changed is not None:
+            return self._refuse(order, SKU_CHANGED, changed, claimed=None)
         settings = self.shops.get_settings(shop)
         items = product_items(order, links, settings.default_shipping_service if settings else None)
 
@@ -321,6 +331,43 @@ class Placer:
                                    "AliExpress did not answer in time; placing again is safe (same reference).",
                                    error.sub_code or error.code, retryable=True)
         return self._accepted(shop, order_id, claimed, ids)
+
+    def _sku_changed(self, shop: str, links: dict[str, Link], country: str) -> str | None:
+        """Re-check links that name their SKU (pushed products, checked links) against a fresh ds.product.get:
+        the reason to fail the order when a SKU changed or went, so a wrong item is never ordered. When AliExpress
+        does not answer, the order.create that follows meets the same problem and reports it."""
+        from shared.aliexpress.errors import BusinessError
+        from shared.logic.products.parse import ProductUnavailable, UnreadableProduct, parse_product
+
+        by_product: dict[str, list[Link]] = {}
+        for link in links.values():
+            if link.sku_id:
+                by_product.setdefault(link.product_id, []).append(link)
+        for product_id, checked in by_product.items():
+            try:
+                fresh = parse_product(self._product_result(shop, product_id, country), ship_to=country)
+            except (BusinessError, ProductUnavailable) as error:
+                code = getattr(error, "code", "UNAVAILABLE")
+                if code not in ("605", "EMPTY_RESULT", "UNAVAILABLE") and not isinstance(error, ProductUnavailable):
+                    continue
+                variants = ", ".join(link.variant_id for link in checked)
+                return (f"SKU changed on AliExpress: remap variant {variants} (AliExpress product {product_id} is no "
+                        "longer sold), then retry.")
+            except (AliExpressError, AliExpressDisconnected, UnreadableProduct):
+                return None
+            for link in checked:
+                sku = fresh.sku(str(link.sku_id))
+                if sku is None:
+                    return (f"SKU changed on AliExpress: remap variant {link.variant_id} (SKU {link.sku_id} of "
+                            f"AliExpress product {product_id} is gone), then retry.")
+                if _attr_key(sku.sku_attr) != _attr_key(link.sku_attr):
+                    return (f"SKU changed on AliExpress: remap variant {link.variant_id} (SKU {link.sku_id} is now "
+                            f"{sku.sku_attr!r}, linked as {link.sku_attr!r}), then retry.")
+        return None
+
+    def _product_result(self, shop: str, product_id: str, country: str) -> dict[str, Any]:
+        result, _ = self.accounts.call(shop, lambda client, token: client.product_result(token, product_id, country))
+        return result
 
     def _not_placeable(self, order: Order) -> PlacementResult | None:
         oid = order.order_id

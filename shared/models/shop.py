@@ -52,6 +52,10 @@ class ShopSettings(BaseModel):
     aliexpress_connected: bool = False
     aliexpress_problem: str | None = None
     default_shipping_service: str | None = None
+    # Product import (issue 12): ds.product.get reads products for this country and language (the store
+    # currency is the pricing rules').
+    import_ship_to: str = "US"
+    import_language: str = "en"
 
     @model_validator(mode="after")
     def _one_channel_unless_confirmed(self) -> ShopSettings:
@@ -96,4 +100,5 @@ class Link(BaseModel):
     shipping_service: str | None = None  # logistics_service_name; None = the shop's default / AliExpress's
     store_id: str | None = None  # the supplier, to tell which AliExpress order covers which line items
     product_title: str | None = None
+    image_url: str | None = Field(default=None, max_length=2000)  # the variant's picture, when we pushed it
     updated_at: datetime = Field(default_factory=utcnow)

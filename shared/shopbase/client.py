@@ -27,7 +27,7 @@ from shared.shopbase.errors import (
     ShopBaseTimeout,
     error_for_status,
 )
-from shared.shopbase.models import Webhook
+from shared.shopbase.models import ShopBaseProduct, Webhook
 from shared.shopbase.throttle import LeakyBucketThrottle, throttle_for
 
 log = logging.getLogger(__name__)
@@ -178,6 +178,33 @@ class ShopBaseClient:
                 return hook
         return self.register_webhook(topic, address)
 
+    # --- Products (issue 12) ---------------------------------------------------------------------
+
+    def create_product(self, product: Mapping[str, Any]) -> ShopBaseProduct:
+        """POST /admin/products.json (ShopBase answers 200). A POST: a 5xx or a timeout raises with
+        `outcome_unknown=True` (the product may exist): look it up by its handle before creating again."""
+        data = self._request("POST", protocol.PRODUCTS_PATH, json_body={protocol.PRODUCT_KEY: dict(product)})
+        item = self._unwrap(data, protocol.PRODUCT_KEY, "POST", protocol.PRODUCTS_PATH)
+        return self._parse(ShopBaseProduct, item, "POST", protocol.PRODUCTS_PATH)
+
+    def find_products_by_handle(self, handle: str) -> list[ShopBaseProduct]:
+        data = self._request_query("GET", protocol.PRODUCTS_PATH, {"handle": handle, "limit": "5"})
+        items = self._unwrap(data, protocol.PRODUCTS_KEY, "GET", protocol.PRODUCTS_PATH)
+        return self._parse_list(ShopBaseProduct, items, "GET", protocol.PRODUCTS_PATH)
+
+    def get_product(self, product_id: int) -> ShopBaseProduct:
+        """`ShopBaseNotFound` when the seller deleted it in the store."""
+        data = self._request("GET", protocol.PRODUCT_PATH, product_id=int(product_id))
+        item = self._unwrap(data, protocol.PRODUCT_KEY, "GET", protocol.PRODUCT_PATH)
+        return self._parse(ShopBaseProduct, item, "GET", protocol.PRODUCT_PATH)
+
+    def update_product(self, product_id: int, changes: Mapping[str, Any]) -> ShopBaseProduct:
+        """PUT /admin/products/{id}.json (idempotent: retried on 5xx and timeouts)."""
+        body = {protocol.PRODUCT_KEY: {"id": int(product_id), **changes}}
+        data = self._request("PUT", protocol.PRODUCT_PATH, json_body=body, product_id=int(product_id))
+        item = self._unwrap(data, protocol.PRODUCT_KEY, "PUT", protocol.PRODUCT_PATH)
+        return self._parse(ShopBaseProduct, item, "PUT", protocol.PRODUCT_PATH)
+
     # --- Transport -------------------------------------------------------------------------------
 
     @staticmethod
@@ -221,15 +248,21 @@ class ShopBaseClient:
         if parsed is not None:
             self._throttle.observe(*parsed)
 
+    def _request_query(self, method: str, template: str, query: Mapping[str, str]) -> Any:
+        from urllib.parse import urlencode
+
+        return self._request(method, template, query_string=urlencode(dict(query)))
+
     def _request(
         self,
         method: str,
         template: str,
         *,
         json_body: Any = None,
+        query_string: str = "",
         **path_params: int,
     ) -> Any:
-        url = self.base_url + template.format(**path_params)
+        url = self.base_url + template.format(**path_params) + (f"?{query_string}" if query_string else "")
         idempotent = method in _IDEMPOTENT
         attempt = 0
         while True:

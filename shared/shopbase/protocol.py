@@ -25,6 +25,17 @@ FULFILLMENTS_PATH = "/admin/orders/{order_id}/fulfillments.json"
 # CONFIRMED (several independent clients).
 WEBHOOKS_PATH = "/admin/webhooks.json"
 
+# Products (issue 12). CONFIRMED: POST products (answered 200), PUT product (title, images, published).
+# UNCONFIRMED (Shopify-shaped): GET products?handle=, GET product, PUT variant.
+PRODUCTS_PATH = "/admin/products.json"
+PRODUCT_PATH = "/admin/products/{product_id}.json"
+VARIANT_PATH = "/admin/variants/{variant_id}.json"
+PRODUCT_KEY, PRODUCTS_KEY, VARIANT_KEY = "product", "products", "variant"
+# CONFIRMED: 500 variants and 500 images per product. UNCONFIRMED: 3 options (Shopify's limit).
+MAX_VARIANTS = 500
+MAX_IMAGES = 500
+MAX_OPTIONS = 3
+
 # --- Headers -----------------------------------------------------------------------------------
 
 ACCESS_TOKEN_HEADER = "X-ShopBase-Access-Token"  # CONFIRMED (public app, OAuth token)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from simulators.aliexpress.protocol import BusinessFailure, missing_parameter
+from simulators.aliexpress.protocol import BusinessFailure, ControlError, missing_parameter
 from simulators.aliexpress.render import Shape
 
 DEFAULT_LOGISTICS_SERVICES = ("CAINIAO_STANDARD", "CAINIAO_FULFILLMENT_STD", "AE_STANDARD_SHIPPING")
@@ -20,6 +20,8 @@ class SimSku:
     price: Decimal
     stock: int
     sku_desc: str
+    list_price: Decimal | None = None  # `sku_price`: AliExpress's "origin" price, often inflated (product import)
+    images: dict[str, str] | None = None  # property value id -> sku_image
 
 
 @dataclass
@@ -34,6 +36,12 @@ class SimProduct:
     currency: str = "USD"
     status: str = "onSelling"
     image_urls: tuple[str, ...] = ()
+    # Product import (issue 12): what product.get also shows, and the quirks of real responses it can show.
+    detail: str = ""
+    property_names: dict[str, str] | None = None  # property id -> name ("14": "Color", "200007763": "Ships From")
+    base_currency: str = "CNY"
+    omit_sku_attr: bool = False  # Example A: SKUs carry only `id` (no `sku_attr`)
+    freight: dict[str, str] | None = None  # logistics service -> shipping fee (decimal string) for freight.query
 
     def ships_to(self, country: str) -> bool:
         return self.ship_to is None or country.upper() in self.ship_to
@@ -50,6 +58,7 @@ def new_product(
     logistics_services: Iterable[str] | None,
     currency: str,
     image_urls: Iterable[str] | None,
+    **extra: Any,
 ) -> SimProduct:
     """A product from SimState.seed_product's arguments (the defaults are there), with generated SKU ids, SKU
     descriptions and image URLs where none are given."""
@@ -65,6 +74,8 @@ def new_product(
                 price=Decimal(str(spec.get("price", "9.99"))),
                 stock=int(spec.get("stock", 1000)),
                 sku_desc=str(spec.get("sku_desc", attr.split("#", 1)[-1] if "#" in attr else "")),
+                list_price=Decimal(str(spec["list_price"])) if spec.get("list_price") is not None else None,
+                images=dict(spec["images"]) if spec.get("images") else None,
             )
         )
     return SimProduct(
@@ -77,6 +88,11 @@ def new_product(
         logistics_services=tuple(logistics_services or DEFAULT_LOGISTICS_SERVICES),
         currency=currency,
         image_urls=tuple(image_urls or (f"https://ae01.alicdn.com/kf/{pid}.jpg",)),
+        detail=str(extra.get("detail") or ""),
+        property_names={str(k): str(v) for k, v in (extra.get("property_names") or {}).items()} or None,
+        base_currency=str(extra.get("base_currency") or "CNY"),
+        omit_sku_attr=bool(extra.get("omit_sku_attr", False)),
+        freight={str(k): str(v) for k, v in (extra.get("freight") or {}).items()} or None,
     )
 
 
@@ -117,7 +133,9 @@ class Catalog:
             sku.stock += delta
 
     def api_product_get(self, params: Mapping[str, str], shape: Shape) -> dict[str, Any]:
-        """aliexpress.ds.product.get: the product as seen from `ship_to_country`."""
+        """aliexpress.ds.product.get: the product as seen from `ship_to_country` (rendered by product_views)."""
+        from simulators.aliexpress.product_views import product_result
+
         pid = params.get("product_id", "").strip()
         country = params.get("ship_to_country", "").strip().upper()
         if not pid or not country:
@@ -127,30 +145,40 @@ class Catalog:
             raise BusinessFailure(None, {"rsp_code": shape.num(605), "rsp_msg": "ITEM_ID_NOT_FOUND"})
         if not p.ships_to(country):
             raise BusinessFailure(None, {"rsp_code": shape.num(602), "rsp_msg": "ITEM_NOT_SELL_TO_SHIP_TO_COUNTRY"})
-        skus = [
-            {
-                "sku_id": s.sku_id,
-                "sku_attr": s.sku_attr,
-                "sku_price": str(s.price),
-                "offer_sale_price": str(s.price),
-                "sku_available_stock": shape.num(s.stock),
-                "currency_code": p.currency,
-            }
-            for s in p.skus
-        ]
-        return {
-            "ae_item_base_info_dto": {
-                "product_id": shape.num_id(p.product_id),
-                "subject": p.subject,
-                "product_status_type": p.status,
-                "currency_code": p.currency,
-            },
-            "ae_item_sku_info_dtos": shape.lst(skus, "ae_item_sku_info_d_t_o"),
-            "ae_multimedia_info_dto": {"image_urls": ";".join(p.image_urls)},
-            "ae_store_info": {
-                "store_id": shape.num_id(p.store_id),
-                "store_name": p.store_name,
-                "store_country_code": "CN",
-            },
-            "logistics_info_dto": {"ship_to_country": country, "delivery_time": shape.num(7)},
-        }
+        return product_result(p, country, params, shape)
+
+    def api_freight_query(self, params: Mapping[str, str], shape: Shape) -> dict[str, Any]:
+        """aliexpress.ds.freight.query (rendered by product_views)."""
+        from simulators.aliexpress.product_views import freight_result
+
+        return freight_result(self._products, params, shape)
+
+    # ------------------------------------------------------------ catalog changes (product import, issue 12)
+
+    def _product(self, product_id: str | int) -> SimProduct:
+        p = self._products.get(str(product_id))
+        if p is None:
+            raise ControlError(f"no product {product_id}")
+        return p
+
+    def _sku(self, product_id: str | int, sku_id: str | int) -> SimSku:
+        p = self._product(product_id)
+        sku = next((s for s in p.skus if s.sku_id == str(sku_id)), None)
+        if sku is None:
+            raise ControlError(f"product {product_id} has no SKU {sku_id}")
+        return sku
+
+    def change_price(self, product_id: str | int, sku_id: str | int, price: str) -> None:
+        self._sku(product_id, sku_id).price = Decimal(str(price))
+
+    def set_stock(self, product_id: str | int, sku_id: str | int, stock: int) -> None:
+        self._sku(product_id, sku_id).stock = int(stock)
+
+    def remove_sku(self, product_id: str | int, sku_id: str | int) -> None:
+        p = self._product(product_id)
+        sku = self._sku(product_id, sku_id)
+        p.skus.remove(sku)
+
+    def remove_product(self, product_id: str | int) -> None:
+        """The supplier took the product down: product.get answers 605 from now on."""
+        self._products.pop(str(self._product(product_id).product_id))

@@ -14,6 +14,7 @@ API_ORDER_CREATE = "aliexpress.ds.order.create"
 API_ORDER_GET = "aliexpress.trade.ds.order.get"
 API_TRACKING_GET = "aliexpress.ds.order.tracking.get"
 API_PRODUCT_GET = "aliexpress.ds.product.get"
+API_FREIGHT_QUERY = "aliexpress.ds.freight.query"
 API_TOKEN_CREATE = "/auth/token/create"
 API_TOKEN_REFRESH = "/auth/token/refresh"
 # The DS demo uses the "security" variants; they behave the same here.

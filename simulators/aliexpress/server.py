@@ -19,6 +19,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from simulators.aliexpress.faults import Fault
 from simulators.aliexpress.protocol import (
+    API_FREIGHT_QUERY,
     API_ORDER_CREATE,
     API_ORDER_GET,
     API_PRODUCT_GET,
@@ -64,6 +65,10 @@ CONTROL_ACTIONS = (
     "open_issue",
     "resume",
     "set_status",
+    "change_price",
+    "set_stock",
+    "remove_sku",
+    "remove_product",
 )
 
 
@@ -316,6 +321,7 @@ _BUSINESS_APIS: dict[str, _BusinessHandler] = {
     API_ORDER_GET: SimState.api_order_get,
     API_TRACKING_GET: SimState.api_tracking_get,
     API_PRODUCT_GET: SimState.api_product_get,
+    API_FREIGHT_QUERY: SimState.api_freight_query,
 }
 
 

@@ -157,8 +157,11 @@ class SimState:
         logistics_services: Iterable[str] | None = None,
         currency: str = "USD",
         image_urls: Iterable[str] | None = None,
+        **extra: Any,
     ) -> dict[str, Any]:
-        """Add or replace a product. Each sku: sku_id, sku_attr ("" for single-SKU), price, stock, sku_desc."""
+        """Add or replace a product. Each sku: sku_id, sku_attr ("" for single-SKU), price, stock, sku_desc,
+        list_price (the inflated `sku_price`), images ({value id: url}). Product import extras: detail (HTML),
+        property_names ({property id: name}), base_currency, omit_sku_attr, freight ({service: fee})."""
         product = new_product(
             product_id,
             store_id=store_id,
@@ -169,6 +172,7 @@ class SimState:
             logistics_services=logistics_services,
             currency=currency,
             image_urls=image_urls,
+            **extra,
         )
         with self.lock:
             self._catalog.add(product)
@@ -180,6 +184,27 @@ class SimState:
     def products(self) -> list[dict[str, Any]]:
         with self.lock:
             return [product_dict(p) for p in self._catalog.all()]
+
+    # The catalog changes under the seller's feet (product import's monitoring, issue 12).
+
+    def change_price(self, product_id: str | int, sku_id: str | int, price: str) -> None:
+        """The supplier changes a SKU's price (in the product's currency)."""
+        with self.lock:
+            self._catalog.change_price(product_id, sku_id, price)
+
+    def set_stock(self, product_id: str | int, sku_id: str | int, stock: int) -> None:
+        with self.lock:
+            self._catalog.set_stock(product_id, sku_id, stock)
+
+    def remove_sku(self, product_id: str | int, sku_id: str | int) -> None:
+        """The supplier removes a SKU: product.get no longer lists it, order.create refuses its sku_attr."""
+        with self.lock:
+            self._catalog.remove_sku(product_id, sku_id)
+
+    def remove_product(self, product_id: str | int) -> None:
+        """The supplier takes the product down: product.get answers rsp_code 605."""
+        with self.lock:
+            self._catalog.remove_product(product_id)
 
     # ------------------------------------------------------------------ control: accounts and tokens
 
@@ -360,6 +385,10 @@ class SimState:
     def api_product_get(self, acct: SimAccount, params: Mapping[str, str], shape: Shape) -> dict[str, Any]:
         with self.lock:
             return self._catalog.api_product_get(params, shape)
+
+    def api_freight_query(self, acct: SimAccount, params: Mapping[str, str], shape: Shape) -> dict[str, Any]:
+        with self.lock:
+            return self._catalog.api_freight_query(params, shape)
 
     def api_order_create(self, acct: SimAccount, params: Mapping[str, str], shape: Shape) -> dict[str, Any]:
         with self.lock:

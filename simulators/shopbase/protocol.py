@@ -19,6 +19,10 @@ FULFILLMENTS_PATH = "/admin/orders/{order_id}/fulfillments.json"
 FULFILLMENT_PATH = "/admin/orders/{order_id}/fulfillments/{fulfillment_id}.json"
 WEBHOOKS_PATH = "/admin/webhooks.json"
 WEBHOOK_PATH = "/admin/webhooks/{webhook_id}.json"
+# Products (issue 12): CONFIRMED POST products / PUT product; the rest Shopify-shaped (see products.py).
+PRODUCTS_PATH = "/admin/products.json"
+PRODUCT_PATH = "/admin/products/{product_id}.json"
+VARIANT_PATH = "/admin/variants/{variant_id}.json"
 
 ACCESS_TOKEN_HEADER = "X-ShopBase-Access-Token"  # CONFIRMED
 CALL_LIMIT_HEADER = "X-Sb-Shop-Api-Call-Limit"  # CONFIRMED name; "used/limit" value is Shopify-style

@@ -63,6 +63,13 @@ _ADMIN: list[tuple[str, str, int, AdminHandler]] = [
     ("POST", protocol.WEBHOOKS_PATH, 201, lambda st, sh, p, q, b: st.api_create_webhook(sh, b)),
     ("GET", protocol.WEBHOOK_PATH, 200, lambda st, sh, p, q, b: st.api_get_webhook(sh, p["webhook_id"])),
     ("DELETE", protocol.WEBHOOK_PATH, 200, lambda st, sh, p, q, b: st.api_delete_webhook(sh, p["webhook_id"])),
+    # Products (issue 12). Create answers 200, as ShopBase does (CONFIRMED), not Shopify's 201.
+    ("GET", protocol.PRODUCTS_PATH, 200, lambda st, sh, p, q, b: st.api_list_products(sh, q)),
+    ("POST", protocol.PRODUCTS_PATH, 200, lambda st, sh, p, q, b: st.api_create_product(sh, b)),
+    ("GET", protocol.PRODUCT_PATH, 200, lambda st, sh, p, q, b: st.api_get_product(sh, p["product_id"])),
+    ("PUT", protocol.PRODUCT_PATH, 200, lambda st, sh, p, q, b: st.api_update_product(sh, p["product_id"], b)),
+    ("DELETE", protocol.PRODUCT_PATH, 200, lambda st, sh, p, q, b: st.api_delete_product(sh, p["product_id"])),
+    ("PUT", protocol.VARIANT_PATH, 200, lambda st, sh, p, q, b: st.api_update_variant(sh, p["variant_id"], b)),
 ]
 _ADMIN_ROUTES = [(m, t, _template_regex(t), status, h) for m, t, status, h in _ADMIN]
 
@@ -364,6 +371,7 @@ _CONTROL: list[tuple[str, str, ControlAction]] = [
     ("DELETE", r"/_sim/faults", lambda s, p, a, q: s.clear_faults()),
     ("POST", r"/_sim/delivery", lambda s, p, a, q: s.set_delivery(**a)),
     ("POST", r"/_sim/deliver", lambda s, p, a, q: {"results": [r.to_json() for r in s.deliver_pending()]}),
+    ("GET", r"/_sim/shops/(?P<shop>[^/]+)/products", lambda s, p, a, q: {"products": s.products(p["shop"])}),
     ("GET", r"/_sim/stats", lambda s, p, a, q: s.stats()),
     ("POST", r"/_sim/reset", lambda s, p, a, q: s.reset(keep_shops=bool(a.get("keep_shops", False)))),
 ]

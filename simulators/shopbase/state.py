@@ -35,6 +35,8 @@ from simulators.shopbase.orders import (
     parse_ts,
     recompute_fulfillment_status,
 )
+from simulators.shopbase.products import ProductCatalog, ProductError
+from simulators.shopbase.products import id_counters as product_id_counters
 from simulators.shopbase.protocol import sign_webhook
 
 DEFAULT_CARRIERS = (
@@ -112,6 +114,7 @@ class Shop:
     rate_limited: int = 0
     faults: Counter[str] = field(default_factory=Counter)
     next_number: int = 1001
+    catalog: ProductCatalog | None = None  # the products API (issue 12); set by create_shop
 
     @property
     def domain(self) -> str:
@@ -274,13 +277,14 @@ class SimState:
         )
 
     @staticmethod
-    def _id_counters() -> dict[str, itertools.count[int]]:
+    def _id_counters() -> dict[str, Any]:
         return {
             "order": itertools.count(5_550_001),
             "line_item": itertools.count(90_900_001),
             "fulfillment": itertools.count(7_100_000_001),
             "webhook": itertools.count(1_000_001),
             "refund": itertools.count(8_800_001),
+            **product_id_counters(),
         }
 
     # --- shops, auth, rate limit, faults ---------------------------------------------------------
@@ -316,6 +320,7 @@ class SimState:
                 frozenset(c.strip().lower() for c in carriers) if carriers is not None else self.default_carriers
             ),
         )
+        shop.catalog = ProductCatalog(self._ids)
         with self.lock:
             self.shops[name] = shop
             return shop.info()
@@ -859,6 +864,47 @@ class SimState:
         with self.lock:
             return self.api_list_webhooks(self.shop(shop))[protocol.WEBHOOKS_KEY]
 
+    # --- products (issue 12) --------------------------------------------------------------------
+
+    @staticmethod
+    def _catalog(shop: Shop) -> ProductCatalog:
+        assert shop.catalog is not None
+        return shop.catalog
+
+    def _products_call(self, shop: Shop, action: Callable[[ProductCatalog], dict[str, Any]]) -> dict[str, Any]:
+        with self.lock:
+            try:
+                return action(self._catalog(shop))
+            except ProductError as error:
+                raise ApiError(error.status, error.errors) from None
+
+    def api_create_product(self, shop: Shop, body: Any) -> dict[str, Any]:
+        return self._products_call(shop, lambda c: c.create(body))
+
+    def api_list_products(self, shop: Shop, query: Mapping[str, str]) -> dict[str, Any]:
+        return self._products_call(shop, lambda c: c.list_products(query))
+
+    def api_get_product(self, shop: Shop, product_id: int) -> dict[str, Any]:
+        return self._products_call(shop, lambda c: c.get(product_id))
+
+    def api_update_product(self, shop: Shop, product_id: int, body: Any) -> dict[str, Any]:
+        return self._products_call(shop, lambda c: c.update(product_id, body))
+
+    def api_delete_product(self, shop: Shop, product_id: int) -> dict[str, Any]:
+        return self._products_call(shop, lambda c: c.delete(product_id))
+
+    def api_update_variant(self, shop: Shop, variant_id: int, body: Any) -> dict[str, Any]:
+        return self._products_call(shop, lambda c: c.update_variant(variant_id, body))
+
+    def products(self, shop: str) -> list[dict[str, Any]]:
+        """Every product of a shop (control API: no auth, no bucket)."""
+        with self.lock:
+            return [copy.deepcopy(p) for p in self._catalog(self.shop(shop)).products.values()]
+
+    def product(self, shop: str, product_id: int) -> dict[str, Any]:
+        with self.lock:
+            return self.api_get_product(self.shop(shop), product_id)["product"]
+
     # --- stats and reset -------------------------------------------------------------------------
 
     def stats(self) -> dict[str, Any]:
@@ -878,6 +924,8 @@ class SimState:
                         if order["fulfillments"]
                     },
                     "webhooks": len(shop.webhooks),
+                    "products": len(self._catalog(shop).products),
+                    "products_created": self._catalog(shop).created,
                 }
                 for name, shop in self.shops.items()
             }

@@ -44,8 +44,17 @@ def test_the_demo_shop_is_onboarded_by_the_operators_functions(stack: Stack) -> 
 
     # ShopBase's signed webhook (the secret onboarding stored) becomes an order the seller sees.
     order = stack.shopbase.make_order(SHOP, 2, True)
-    wait_for(lambda: any(o["order_id"] == str(order["id"]) for o in orders(handle.api_token).json()["orders"]),
-             timeout=30)
+    answers: list[str] = []
+
+    def listed() -> bool:
+        answer = orders(handle.api_token)
+        answers[:] = [f"{answer.status_code} {answer.text[:300]}"]  # said if it never lists the order
+        return answer.ok and any(o["order_id"] == str(order["id"]) for o in answer.json()["orders"])
+
+    try:
+        wait_for(listed, timeout=30)
+    except AssertionError as error:
+        raise AssertionError(f"the order was never listed; last answer: {answers}") from error
     token = rotate_seller_token(SHOP)
     wait_for(lambda: orders(handle.api_token).status_code == 401, timeout=30)  # cached secrets age out
     assert orders(token).status_code == 200

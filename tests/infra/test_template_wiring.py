@@ -77,8 +77,12 @@ def alarmed_metrics(resources: dict[str, Any]) -> set[tuple[str, str, str]]:
 
 # ---------------------------------------------------------------- the schedule
 def test_one_schedule_fires_at_00_and_12_utc(resources: dict[str, Any]) -> None:
-    [(function, name, props)] = events(resources, "ScheduleV2", "Schedule")
+    schedules = events(resources, "ScheduleV2", "Schedule")
+    assert {(function, name) for function, name, _ in schedules} == {
+        ("SyncStatusFunction", "TwiceDaily"), ("MonitorProductsFunction", "Daily")}  # product monitoring, 03:00
+    [(function, name, props)] = [s for s in schedules if s[0] == "SyncStatusFunction"]
     assert (function, name) == ("SyncStatusFunction", "TwiceDaily")
+    assert not of_type(resources, "AWS::Scheduler::Schedule") and not of_type(resources, "AWS::Events::Rule")
     assert props["ScheduleExpression"] == "cron(0 0,12 * * ? *)" and props["ScheduleExpressionTimezone"] == "UTC"
     schedule = Schedule.parse(props["ScheduleExpression"], props["ScheduleExpressionTimezone"])
     moment, fired = datetime(2026, 3, 28, 23, 30, tzinfo=UTC), []  # across a DST weekend elsewhere

@@ -101,6 +101,23 @@ def order_payload(base: dict[str, Any], order_id: int, **changes: Any) -> dict[s
     return order
 
 
+def test_the_banner_names_the_manage_orders_page_and_it_opens(running: Running) -> None:
+    """Issue 13: `make run` prints the page's URL, and the URL opens the page."""
+    import re
+    import time
+
+    deadline, line = time.monotonic() + 30, None
+    while line is None and time.monotonic() < deadline:
+        line = next((ln for ln in running.log.read_text(errors="replace").splitlines() if "Manage Orders" in ln), None)
+        time.sleep(0.1)
+    assert line is not None, running.log.read_text()[-2000:]
+    found = re.search(r"http://\S+/app\?shop=\S+", line)
+    assert found is not None, line
+    page = running.http.get(found.group(0), timeout=10)
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert "script-src 'self'" in page.headers["content-security-policy"]
+
+
 def test_orders_through_every_tab_then_ctrl_c(running: Running, order_paid: dict[str, Any]) -> None:
     r = running
     # The seller's catalog on AliExpress, linked to the store's variants (seller API → ds.product.get).
