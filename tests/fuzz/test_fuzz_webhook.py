@@ -105,6 +105,8 @@ def test_signed_deliveries_never_crash_and_touch_only_their_shop(world: World, r
 
     deliver()
     assert world.shop_state(BYSTANDER) == before
-    # The property did reach intake: orders were created and updated, not only refused.
-    assert tally.statuses[200] > 50 and tally.statuses[422] > 50, tally
+    # The property did reach intake: orders were created and updated, not only refused. (How many of the 1,000
+    # are accepted varies from run to run — 45 and 67 seen — as stored orders change later answers; a floor of
+    # 20 says the accepting path ran without tying the test to one run's mix.)
+    assert tally.statuses[200] >= 20 and tally.statuses[422] > 50, tally
     record_property("fuzz_tally", json.dumps(tally.as_dict()))
