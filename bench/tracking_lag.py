@@ -39,18 +39,6 @@ from local.stack import StackConfig  # noqa: E402
 from local.state_file import wait_for_json  # noqa: E402
 
 
-def free_ports(n: int) -> list[int]:
-    import socket
-
-    sockets = [socket.socket() for _ in range(n)]
-    for s in sockets:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
-
-
 def packages(moto_url: str, table_name: str) -> list[dict[str, Any]]:
     import boto3
 
@@ -87,9 +75,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--orders", type=int, default=40)
     args = parser.parse_args()
-    api, moto, ali, shop = free_ports(4)
     with tempfile.TemporaryDirectory() as state:
-        config = StackConfig(api_port=api, moto_port=moto, aliexpress_port=ali, shopbase_port=shop,
+        # Port 0 everywhere: the stack takes free ports and says which in its state file.
+        config = StackConfig(api_port=0, moto_port=0, aliexpress_port=0, shopbase_port=0,
                              state_dir=Path(state), function_log=Path(state) / "functions.log", log_level="WARNING")
         stop = threading.Event()
         result: dict[str, int] = {}
