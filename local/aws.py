@@ -55,6 +55,10 @@ class MotoServer:
             response.read()
         return self
 
+    def end_long_polls(self) -> None:
+        if self._server is not None:
+            self._server.end_long_polls()
+
     def stop(self) -> None:
         if self._server is not None:
             self._server.stop()

@@ -57,7 +57,7 @@ class StackConfig:
     seed: int | None = 7
     poll_interval: float = 0.2
     retry_delay: float = 0.2  # first backoff of a failed stream batch / schedule run
-    sqs_wait_seconds: int = 1  # long polling (moto waits on a condition: cheap); 0 = short polls every poll_interval
+    sqs_wait_seconds: int = 5  # long polls (woken by local.moto_serial on a send); 0: short polls, poll_interval apart
     state_dir: Path | None = STATE_DIR  # None: write no state file
     extra_env: dict[str, str] = field(default_factory=dict)
     # Where the functions' stdout (Powertools JSON logs, EMF metrics) goes, like CloudWatch Logs; None: stdout.
@@ -183,6 +183,8 @@ class Stack:
             sources: list[StreamMapping | QueueMapping] = [*self.wiring.streams, *self.wiring.queues]
             for source in sources:
                 source.signal_stop()
+            if self.moto is not None:
+                self.moto.end_long_polls()  # queue pollers return now, not at the end of their long poll
             if self.scheduler is not None:
                 self.scheduler.stop()
             for source in sources:
