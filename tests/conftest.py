@@ -28,8 +28,13 @@ import pytest
 from moto import mock_aws
 from moto.core.botocore_stubber import BotocoreStubber
 
+from local.moto_serial import answer_dynamodb_in_plain_json
 from local.template import load_template, table_create_args
 from shared import wiring
+
+# moto's DynamoDB answers in plain JSON in every test process, as in the local runtime (the same JSON as moto's
+# serializer writes: tests/local/test_moto_serial.py), so no test's path depends on which ran before it.
+answer_dynamodb_in_plain_json()
 
 # Vendored from the team handbook's reference/fixtures, so a clone with nothing beside it passes.
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
