@@ -207,12 +207,13 @@ class _Handler(BaseHTTPRequestHandler):
         system = "/" in api
         request_id = sim.next_request_id()
         accepted = sim.begin_call(api or "<none>")
-        error_code: str | None = None
         try:
             status, body, content_type, error_code = self._dispatch(api, system, params, accepted, request_id)
+            # Counted before the answer leaves: whoever reads the stats after receiving it sees this error.
+            sim.count_error(error_code)
             self._send(status, body, content_type)
         finally:
-            sim.end_call(error_code)
+            sim.end_call()
 
     def _dispatch(
         self, api: str, system: bool, params: dict[str, str], accepted: bool, request_id: str

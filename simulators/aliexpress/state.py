@@ -347,9 +347,13 @@ class SimState:
         with self.lock:
             return self._traffic.begin_call(method, self.config.rate_limit)
 
-    def end_call(self, error_code: str | None) -> None:
+    def count_error(self, error_code: str | None) -> None:
         with self.lock:
-            self._traffic.end_call(error_code)
+            self._traffic.count_error(error_code)
+
+    def end_call(self) -> None:
+        with self.lock:
+            self._traffic.end_call()
 
     def take_fault(self, method: str) -> Fault | None:
         with self.lock:

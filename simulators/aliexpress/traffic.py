@@ -74,7 +74,9 @@ class Traffic:
         s.peak_accepted_per_second = max(s.peak_accepted_per_second, len(self._accepted))
         return True
 
-    def end_call(self, error_code: str | None) -> None:
-        self._active -= 1
+    def count_error(self, error_code: str | None) -> None:
         if error_code:
             self.stats.errors[error_code] += 1
+
+    def end_call(self) -> None:
+        self._active -= 1
