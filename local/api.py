@@ -101,27 +101,6 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("api: " + format, *args)
 
-    def do_GET(self) -> None:
-        self._handle("GET")
-
-    def do_POST(self) -> None:
-        self._handle("POST")
-
-    def do_PUT(self) -> None:
-        self._handle("PUT")
-
-    def do_PATCH(self) -> None:
-        self._handle("PATCH")
-
-    def do_DELETE(self) -> None:
-        self._handle("DELETE")
-
-    def do_HEAD(self) -> None:
-        self._handle("HEAD")
-
-    def do_OPTIONS(self) -> None:
-        self._handle("OPTIONS")
-
     def _send(self, status: int, body: bytes, headers: dict[str, str] | None = None,
               cookies: list[str] | None = None) -> None:
         try:
@@ -144,7 +123,8 @@ class _Handler(BaseHTTPRequestHandler):
     def _json(self, status: int, payload: Any) -> None:
         self._send(status, json.dumps(payload, default=str).encode(), {"Content-Type": "application/json"})
 
-    def _handle(self, method: str) -> None:
+    def _handle(self) -> None:
+        method = self.command
         parts = urlsplit(self.path)
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length > 0 else None
@@ -182,6 +162,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(500, {"message": "Internal Server Error"})
             return
         self._respond(result)
+
+    # Every method API Gateway routes: one handler (BaseHTTPRequestHandler calls `do_<method>`).
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _handle
 
     def _respond(self, result: Any) -> None:
         if not isinstance(result, dict) or "statusCode" not in result:

@@ -566,15 +566,12 @@ def import_(urls: tuple[str, ...], shop: str, state_file: Path | None, as_json: 
 @json_option
 def drafts(shop: str, status: str, state_file: Path | None, as_json: bool) -> None:
     """The import list: the shop's drafts (or its pushed products), newest first."""
-    from rich.table import Table
-
     _, api = _seller(state_file, shop)
     body = _product_call(api, "GET", "/products", params={"status": status, "limit": "100"})
 
     def view() -> RenderableType:
-        table = Table(title=f"{status} products ({len(body['products'])})", title_justify="left")
-        for column in ("product id", "title", "variants", "cost", "store product"):
-            table.add_column(column)
+        table = views.titled_table(f"{status} products ({len(body['products'])})",
+                                   ("product id", "title", "variants", "cost", "store product"), overflow="ellipsis")
         for p in body["products"]:
             cost = p.get("cost_min") if p.get("cost_min") == p.get("cost_max") else \
                 f"{p.get('cost_min')}-{p.get('cost_max')}"
@@ -836,9 +833,7 @@ def shop_webhooks(shop_name: str, api_url: str | None, local_stack: bool, stack_
     rows = [{"topic": c.topic, "action": c.action, "address": c.address} for c in changes]
 
     def view() -> RenderableType:
-        table = Table(title=f"Webhooks of {shop_name}", title_justify="left")
-        for column in ("Topic", "Action", "Address"):
-            table.add_column(column, overflow="fold")
+        table = views.titled_table(f"Webhooks of {shop_name}", ("Topic", "Action", "Address"))
         for row in rows:
             table.add_row(row["topic"], row["action"], row["address"])
         return table

@@ -7,10 +7,11 @@ kept to a name and a country (never an email, phone or street address); emails s
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from rich.console import Console, Group, RenderableType
+from rich.console import Console, Group, OverflowMethod, RenderableType
 from rich.live import Live
 from rich.spinner import Spinner
 from rich.table import Table
@@ -22,6 +23,15 @@ TABS = [("all", "All"), ("pending", "Pending"), ("awaiting_order", "Awaiting Ord
 TAB_NAMES = dict(TABS)
 STATUS_STYLE = {"pending": "yellow", "awaiting_order": "cyan", "awaiting_payment": "cyan",
                 "awaiting_shipment": "cyan", "fulfilled": "green", "canceled": "dim", "failed": "bold red"}
+
+
+def titled_table(title: str, columns: Iterable[str], *, overflow: OverflowMethod = "fold", **options: Any) -> Table:
+    """A table with its title at the left and these columns; a long cell folds onto more lines unless `overflow`
+    says otherwise. `options` go to rich's Table."""
+    table = Table(title=title, title_justify="left", **options)
+    for column in columns:
+        table.add_column(column, overflow=overflow)
+    return table
 
 
 def counts_line(counts: dict[str, int]) -> str:
@@ -73,11 +83,9 @@ def next_step(row: dict[str, Any], links: dict[str, Any] | None = None, shop: st
 
 def orders_table(page: dict[str, Any], links: dict[str, Any] | None = None, shop: str = "{shop}") -> RenderableType:
     orders = page["orders"]
-    table = Table(title=f"{TAB_NAMES.get(page['tab'], page['tab'])} ({len(orders)})", title_justify="left",
-                  show_lines=True)
-    for column in ("Order", "Status", "Customer", "Items (variant · qty x item)", "AliExpress orders", "Tracking",
-                   "Next / reason"):
-        table.add_column(column, overflow="fold")
+    table = titled_table(f"{TAB_NAMES.get(page['tab'], page['tab'])} ({len(orders)})",
+                         ("Order", "Status", "Customer", "Items (variant · qty x item)", "AliExpress orders",
+                          "Tracking", "Next / reason"), show_lines=True)
     for row in orders:
         customer = row.get("customer") or {}
         who = " ".join(p for p in (customer.get("name"), f"({customer['country']})" if customer.get("country")
@@ -135,17 +143,14 @@ def order_story(story: dict[str, Any]) -> RenderableType:
     head.append(f"\nnext: {story['next']}")
     parts: list[RenderableType] = [head]
 
-    timeline = Table(title="Status history", title_justify="left")
-    for column in ("When (UTC)", "From", "To", "Why"):
-        timeline.add_column(column)
+    timeline = titled_table("Status history", ("When (UTC)", "From", "To", "Why"), overflow="ellipsis")
     for change in story["history"]:
         timeline.add_row(_when(change.get("at")), status_text(change["from_status"]) if change.get("from_status")
                          else Text("-"), status_text(change["to_status"]), change.get("cause") or "-")
     parts.append(timeline)
 
-    items = Table(title="Items and their AliExpress links", title_justify="left")
-    for column in ("Line item", "Variant", "Qty", "Item", "AliExpress product / SKU"):
-        items.add_column(column, overflow="fold")
+    items = titled_table("Items and their AliExpress links",
+                         ("Line item", "Variant", "Qty", "Item", "AliExpress product / SKU"))
     for item in story["items"]:
         link = item["link"]
         linked = (f"{link['product_id']} sku {link.get('sku_attr') or '(default)'} · store {link.get('store_id')}"
@@ -156,17 +161,14 @@ def order_story(story: dict[str, Any]) -> RenderableType:
     parts.append(items)
 
     if story["ae_orders"]:
-        ae = Table(title="AliExpress orders", title_justify="left")
-        for column in ("AliExpress order", "Status", "Logistics", "Line items", "Shipped"):
-            ae.add_column(column, overflow="fold")
+        ae = titled_table("AliExpress orders", ("AliExpress order", "Status", "Logistics", "Line items", "Shipped"))
         for a in story["ae_orders"]:
             ae.add_row(a["ae_order_id"], a.get("order_status") or "-", a.get("logistics_status") or "-",
                        ", ".join(a.get("line_item_ids") or []) or "-", _when(a.get("shipped_at")))
         parts.append(ae)
     if story["packages"]:
-        packages = Table(title="Packages → ShopBase fulfillments → customer emails", title_justify="left")
-        for column in ("Tracking", "Carrier", "Line items", "Fulfillment", "Emailed"):
-            packages.add_column(column, overflow="fold")
+        packages = titled_table("Packages → ShopBase fulfillments → customer emails",
+                                ("Tracking", "Carrier", "Line items", "Fulfillment", "Emailed"))
         for p in story["packages"]:
             lines = ", ".join(f"{li['line_item_id']} x{li['quantity']}" for li in p.get("line_items", [])) or "-"
             pushed = (f"{p['fulfillment_id']} at {_when(p.get('pushed_at'))}" if p.get("fulfillment_id")
@@ -181,9 +183,7 @@ def order_story(story: dict[str, Any]) -> RenderableType:
 
 
 def emails_table(emails: list[dict[str, Any]], title: str | None = None) -> RenderableType:
-    table = Table(title=title or f"Emails sent ({len(emails)})", title_justify="left")
-    for column in ("#", "Order", "To", "Subject", "Tracking"):
-        table.add_column(column, overflow="fold")
+    table = titled_table(title or f"Emails sent ({len(emails)})", ("#", "Order", "To", "Subject", "Tracking"))
     for n, email in enumerate(emails, start=1):
         table.add_row(str(n), email.get("order") or "-", ", ".join(email["to"]), email["subject"],
                       email.get("tracking_number") or "-")
@@ -197,9 +197,8 @@ def emails_table(emails: list[dict[str, Any]], title: str | None = None) -> Rend
 
 
 def placement_table(rows: list[dict[str, Any]]) -> RenderableType:
-    table = Table(title=f"Placement ({len(rows)} store orders)", title_justify="left")
-    for column in ("Order", "Answer", "Now", "AliExpress orders", "Reason"):
-        table.add_column(column, overflow="fold")
+    table = titled_table(f"Placement ({len(rows)} store orders)", ("Order", "Answer", "Now", "AliExpress orders",
+                                                                    "Reason"))
     for row in rows:
         final = row.get("final", "")
         table.add_row(f"{row.get('name') or ''} {row['order_id']}".strip(), str(row.get("outcome")),
@@ -220,9 +219,7 @@ def placement_sentence(rows: list[dict[str, Any]]) -> str:
 
 
 def runs_table(runs: list[dict[str, Any]]) -> RenderableType:
-    table = Table(title="Schedule runs", title_justify="left")
-    for column in ("Schedule", "As if at", "Result", "Attempts"):
-        table.add_column(column, overflow="fold")
+    table = titled_table("Schedule runs", ("Schedule", "As if at", "Result", "Attempts"))
     for run in runs:
         verdict = Text("ok", style="green") if run["ok"] else Text(f"FAILED: {run.get('error')}", style="red")
         table.add_row(run["schedule"], run["scheduled_time"], verdict, str(run.get("attempts", 1)))
@@ -249,9 +246,7 @@ def status_view(status: dict[str, Any]) -> RenderableType:
     for name, stats in status.get("functions", {}).items():
         functions.add_row(name, str(stats.get("invocations", 0)), str(stats.get("errors", 0)),
                           str(stats.get("timeouts", 0)), f"{stats.get('total_seconds', 0):.1f}")
-    sources = Table(title="Event sources", title_justify="left")
-    for column in ("Source", "Kind", "Counters"):
-        sources.add_column(column, overflow="fold")
+    sources = titled_table("Event sources", ("Source", "Kind", "Counters"))
     for name, stats in status.get("streams", {}).items():
         shown = {k: v for k, v in stats.items() if k != "batch_sizes" and not isinstance(v, list | dict)}
         sources.add_row(name, "DynamoDB stream", ", ".join(f"{k} {v}" for k, v in shown.items()))

@@ -22,6 +22,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
 from shared.observability import logger, metrics, tracer
+from shared.validation import MAX_SUMMARY, validation_summary
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]  # (event, Lambda context)
 
@@ -40,9 +41,7 @@ def without_inputs(record_handler: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return record_handler(record, **kwargs)
         except ValidationError as error:
-            fields = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
-                               for e in error.errors(include_input=False, include_url=False))
-            raise UnreadableRecord(f"{error.title}: {fields}"[:500]) from None
+            raise UnreadableRecord(f"{error.title}: {validation_summary(error)}"[:MAX_SUMMARY]) from None
 
     if wants_context:
         @wraps(record_handler)
@@ -122,3 +121,12 @@ def batch_handler(event_type: EventType, record_handler: Callable[..., Any], *,
                                              context=context))
 
     return lambda_handler
+
+
+def order_stream_handler(record_handler: Callable[..., Any], *, workers: int,
+                         before_workers: Callable[[], Any] | None = None) -> Handler:
+    """The entry point of a consumer of the orders stream: records of different orders are handled `workers` at
+    once, records of one order in stream order (each record's work waits mostly on the network; ShopBase's per-shop
+    bucket paces the calls)."""
+    return batch_handler(EventType.DynamoDBStreams, record_handler, group_of=stream_item_key, workers=workers,
+                         before_workers=before_workers)

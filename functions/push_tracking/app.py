@@ -3,13 +3,11 @@ delivered again (with the ones after it in its shard); the others of the batch a
 
 from __future__ import annotations
 
-from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.batch import EventType
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 
 from shared import wiring
-from shared.batch import batch_handler, stream_item_key
-from shared.observability import logger, metrics, tracer
+from shared.batch import order_stream_handler
+from shared.observability import add_counts, logger, tracer
 
 
 @tracer.capture_method
@@ -17,9 +15,8 @@ def record_handler(record: DynamoDBRecord) -> None:
     report = wiring.tracking_pusher().push_record(record)
     if report is None:
         return
-    metrics.add_metric(name="FulfillmentCreated", unit=MetricUnit.Count, value=len(report.created))
-    metrics.add_metric(name="FulfillmentFound", unit=MetricUnit.Count, value=len(report.found))
-    metrics.add_metric(name="PushRefused", unit=MetricUnit.Count, value=len(report.refused))
+    add_counts(FulfillmentCreated=len(report.created), FulfillmentFound=len(report.found),
+               PushRefused=len(report.refused))
     logger.info("tracking pushed", extra={"shop": report.shop, "order_id": report.order_id,
                                           "fulfillments_created": len(report.created),
                                           "fulfillments_found": len(report.found),
@@ -27,9 +24,6 @@ def record_handler(record: DynamoDBRecord) -> None:
                                           "status": report.status.value if report.status else None})
 
 
-# Records of different orders are handled at once, records of one order in stream order (each push waits mostly
-# on the network; ShopBase's per-shop bucket paces the calls).
-WORKERS = 8
+WORKERS = 8  # orders pushed at once
 
-lambda_handler = batch_handler(EventType.DynamoDBStreams, record_handler, group_of=stream_item_key, workers=WORKERS,
-                               before_workers=wiring.bind_container)
+lambda_handler = order_stream_handler(record_handler, workers=WORKERS, before_workers=wiring.bind_container)

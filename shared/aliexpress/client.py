@@ -11,7 +11,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any, TypedDict, TypeVar, Unpack
 from urllib.parse import urlencode
 
 import requests
@@ -39,10 +39,19 @@ from shared.aliexpress.models import (
     TradeOrder,
 )
 from shared.aliexpress.signing import sign
+from shared.validation import validation_summary
 
 logger = logging.getLogger(__name__)
 
 _M = TypeVar("_M", bound=BaseModel)
+
+
+class ProductQuery(TypedDict, total=False):
+    """The optional keywords of a product read (`product_result`, `get_product`)."""
+
+    target_currency: str
+    target_language: str
+
 
 # Gateway URL -> the token refresh API it knows, learnt once per process (AliExpressClient.refresh_token).
 _REFRESH_API: dict[str, str] = {}
@@ -79,12 +88,6 @@ def _json_default(value: Any) -> Any:
     if isinstance(value, Decimal):
         return str(value)
     raise TypeError(f"cannot encode {type(value).__name__} as JSON")
-
-
-def _validation_summary(exc: ValidationError) -> str:
-    # Without the input values: a token response's input contains the tokens themselves.
-    parts = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors(include_input=False)]
-    return "; ".join(parts)[:500]
 
 
 def _order_create_is_protected(params: Mapping[str, Any]) -> bool:
@@ -274,17 +277,11 @@ class AliExpressClient:
         )
 
     def get_product(
-        self,
-        access_token: str,
-        product_id: str,
-        ship_to_country: str,
-        *,
-        target_currency: str = "USD",
-        target_language: str = "en",
+        self, access_token: str, product_id: str, ship_to_country: str, **query: Unpack[ProductQuery]
     ) -> Product:
-        """Product and its SKUs (`sku_attr` is what `create_order` needs); 605 ITEM_ID_NOT_FOUND etc. raise."""
-        result, request_id = self.product_result(access_token, product_id, ship_to_country,
-                                                 target_currency=target_currency, target_language=target_language)
+        """Product and its SKUs (`sku_attr` is what `create_order` needs); 605 ITEM_ID_NOT_FOUND etc. raise.
+        `query`: as for `product_result`."""
+        result, request_id = self.product_result(access_token, product_id, ship_to_country, **query)
         data = dict(result)
         base = data.get("ae_item_base_info_dto")
         base = base if isinstance(base, dict) else {}
@@ -498,8 +495,9 @@ class AliExpressClient:
         try:
             return model.model_validate(data)
         except ValidationError as exc:
+            # Without the input values: a token response's input contains the tokens themselves.
             raise AliExpressError(
                 "INVALID_RESPONSE",
-                f"unexpected {model.__name__} shape: {_validation_summary(exc)}",
+                f"unexpected {model.__name__} shape: {validation_summary(exc)}",
                 str(request_id) if request_id else None,
             ) from exc

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -58,3 +59,14 @@ def condition_failed(error: ClientError) -> bool:
         return any(r.get("Code") == "ConditionalCheckFailed" for r in error.response.get("CancellationReasons") or [])
     return False
 
+
+def conditional_write(operation: Callable[..., Any], **request: Any) -> bool:
+    """`operation(**request)` (a table's put_item, update_item, delete_item with a ConditionExpression): True
+    when it wrote, False when DynamoDB refused its condition (an expected outcome); any other error raises."""
+    try:
+        operation(**request)
+    except ClientError as error:
+        if condition_failed(error):
+            return False
+        raise
+    return True

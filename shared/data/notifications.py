@@ -20,7 +20,7 @@ from boto3.dynamodb.conditions import Attr
 from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import ClientError
 
-from shared.data.dynamo import condition_failed, from_item
+from shared.data.dynamo import condition_failed, conditional_write, from_item
 from shared.data.orders import shop_pk
 
 EMAIL_TTL_SECONDS = 90 * 24 * 3600  # far beyond any replay; long enough to answer "was it sent?"
@@ -108,13 +108,9 @@ class DeliveryLedger:
 
     def release_email(self, shop: str, order_id: str, tracking_number: str, token: str) -> None:
         """Give the claim back after a failure that surely sent nothing, so a retry may send."""
-        try:
-            self._table.delete_item(
-                Key={"pk": shop_pk(shop), "sk": email_sk(order_id, tracking_number)},
-                ConditionExpression=Attr("token").eq(token) & Attr("status").eq(EmailStatus.SENDING))
-        except ClientError as error:
-            if not condition_failed(error):
-                raise
+        conditional_write(self._table.delete_item,
+                          Key={"pk": shop_pk(shop), "sk": email_sk(order_id, tracking_number)},
+                          ConditionExpression=Attr("token").eq(token) & Attr("status").eq(EmailStatus.SENDING))
 
     def _finish(self, shop: str, order_id: str, tracking_number: str, token: str, status: str,
                 fields: dict[str, Any]) -> None:

@@ -12,9 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from botocore.exceptions import ClientError
-
-from shared.data.dynamo import condition_failed
+from shared.data.dynamo import conditional_write
 from shared.data.orders import shop_pk
 
 STATE_PREFIX = "OAUTHSTATE#"
@@ -31,17 +29,12 @@ class OAuthStateStore:
 
     def use(self, shop: str, nonce: str, *, expires_at: int, now: int) -> bool:
         """Record the state as used; True the first time, False when it was used before."""
-        try:
-            self._table.update_item(
-                Key=self.key(shop, nonce),
-                UpdateExpression="SET used_at = :now, expires_at = :exp, #entity = :entity",
-                ConditionExpression="attribute_not_exists(pk)",
-                ExpressionAttributeNames={"#entity": "entity"},
-                ExpressionAttributeValues={":now": now, ":exp": expires_at + KEEP_AFTER_EXPIRY_SECONDS,
-                                           ":entity": "oauth_state"},
-            )
-        except ClientError as error:
-            if condition_failed(error):
-                return False
-            raise
-        return True
+        return conditional_write(
+            self._table.update_item,
+            Key=self.key(shop, nonce),
+            UpdateExpression="SET used_at = :now, expires_at = :exp, #entity = :entity",
+            ConditionExpression="attribute_not_exists(pk)",
+            ExpressionAttributeNames={"#entity": "entity"},
+            ExpressionAttributeValues={":now": now, ":exp": expires_at + KEEP_AFTER_EXPIRY_SECONDS,
+                                       ":entity": "oauth_state"},
+        )

@@ -27,7 +27,7 @@ from typing import Any
 from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import ClientError
 
-from shared.data.dynamo import condition_failed, from_item, to_item
+from shared.data.dynamo import condition_failed, conditional_write, from_item, to_item
 from shared.models.errors import BadRequest, Conflict, TooLarge
 from shared.models.product import ImportedProduct, ProductRules, ProductStatus
 
@@ -152,14 +152,8 @@ class ProductRepository:
     def create(self, product: ImportedProduct) -> bool:
         """Store a new import; False when this shop already has the product (nothing written)."""
         product.version = 1
-        try:
-            self._table.put_item(Item=encode_product(product, self.shards),
+        return conditional_write(self._table.put_item, Item=encode_product(product, self.shards),
                                  ConditionExpression=Attr("pk").not_exists())
-        except ClientError as error:
-            if condition_failed(error):
-                return False
-            raise
-        return True
 
     def save(self, product: ImportedProduct) -> ImportedProduct:
         """Write `product` over the version it was read at; Conflict when someone wrote in between."""

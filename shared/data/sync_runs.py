@@ -21,10 +21,9 @@ from datetime import datetime
 from typing import Any
 
 from boto3.dynamodb.conditions import Attr, Key
-from botocore.exceptions import ClientError
 from pydantic import BaseModel, Field
 
-from shared.data.dynamo import condition_failed, from_item
+from shared.data.dynamo import conditional_write, from_item
 
 RUN_SK = "RUN"
 COUNTER_SHARDS = 16
@@ -69,33 +68,23 @@ class SyncRunRepository:
 
     def claim(self, run_id: str, *, kind: str, started_at: datetime, pending: int) -> bool:
         """Create the run; False when it already exists (a duplicate delivery of the same slot)."""
-        try:
-            self._table.put_item(
-                Item={"pk": run_pk(run_id), "sk": RUN_SK, "entity": "sync_run", "run_id": run_id, "kind": kind,
-                      "started_at": started_at.isoformat(), "pending": pending, "enqueued": False,
-                      "examined": 0, "changed": 0, "failed": 0, "stalled": 0,
-                      "expires_at": int(started_at.timestamp()) + KEEP_SECONDS},
-                ConditionExpression=Attr("pk").not_exists())
-        except ClientError as error:
-            if condition_failed(error):
-                return False
-            raise
-        return True
+        return conditional_write(
+            self._table.put_item,
+            Item={"pk": run_pk(run_id), "sk": RUN_SK, "entity": "sync_run", "run_id": run_id, "kind": kind,
+                  "started_at": started_at.isoformat(), "pending": pending, "enqueued": False,
+                  "examined": 0, "changed": 0, "failed": 0, "stalled": 0,
+                  "expires_at": int(started_at.timestamp()) + KEEP_SECONDS},
+            ConditionExpression=Attr("pk").not_exists())
 
     def take_over(self, run_id: str, *, claimed_before: datetime, now: datetime) -> bool:
         """Take over a run whose starter died before enqueuing it (claimed long ago, still not enqueued)."""
-        try:
-            self._table.update_item(
-                Key={"pk": run_pk(run_id), "sk": RUN_SK},
-                UpdateExpression="SET taken_over_at = :now",
-                ConditionExpression=Attr("enqueued").eq(False) & Attr("started_at").lt(claimed_before.isoformat())
-                & (Attr("taken_over_at").not_exists() | Attr("taken_over_at").lt(claimed_before.isoformat())),
-                ExpressionAttributeValues={":now": now.isoformat()})
-        except ClientError as error:
-            if condition_failed(error):
-                return False
-            raise
-        return True
+        return conditional_write(
+            self._table.update_item,
+            Key={"pk": run_pk(run_id), "sk": RUN_SK},
+            UpdateExpression="SET taken_over_at = :now",
+            ConditionExpression=Attr("enqueued").eq(False) & Attr("started_at").lt(claimed_before.isoformat())
+            & (Attr("taken_over_at").not_exists() | Attr("taken_over_at").lt(claimed_before.isoformat())),
+            ExpressionAttributeValues={":now": now.isoformat()})
 
     def mark_enqueued(self, run_id: str) -> None:
         self._table.update_item(Key={"pk": run_pk(run_id), "sk": RUN_SK}, UpdateExpression="SET enqueued = :t",
@@ -123,18 +112,13 @@ class SyncRunRepository:
         values: dict[str, Any] = {f":{k}": v for k, v in adds.items()}
         values.update({":unit": unit_id, ":units": {unit_id}, ":exp": int(now.timestamp()) + KEEP_SECONDS})
         terms = ", ".join(f"#{k} :{k}" for k in adds)
-        try:
-            self._table.update_item(
-                Key={"pk": run_pk(run_id), "sk": sk},
-                UpdateExpression=f"ADD {terms}, #units :units SET expires_at = if_not_exists(expires_at, :exp)",
-                ConditionExpression="attribute_not_exists(#units) OR NOT contains(#units, :unit)",
-                ExpressionAttributeNames={**names, "#units": "units"},
-                ExpressionAttributeValues=values)
-        except ClientError as error:
-            if condition_failed(error):
-                return False
-            raise
-        return True
+        return conditional_write(
+            self._table.update_item,
+            Key={"pk": run_pk(run_id), "sk": sk},
+            UpdateExpression=f"ADD {terms}, #units :units SET expires_at = if_not_exists(expires_at, :exp)",
+            ConditionExpression="attribute_not_exists(#units) OR NOT contains(#units, :unit)",
+            ExpressionAttributeNames={**names, "#units": "units"},
+            ExpressionAttributeValues=values)
 
     def pending(self, run_id: str) -> int:
         """Messages not yet done: the run's initial count plus every counter shard's delta.
@@ -163,17 +147,12 @@ class SyncRunRepository:
         """Record the end once no message is pending; True for the one caller that recorded it."""
         if (pending if pending is not None else self.pending(run_id)) > 0:
             return False
-        try:
-            self._table.update_item(
-                Key={"pk": run_pk(run_id), "sk": RUN_SK},
-                UpdateExpression="SET ended_at = :now",
-                ConditionExpression=Attr("pk").exists() & Attr("ended_at").not_exists(),
-                ExpressionAttributeValues={":now": now.isoformat()})
-        except ClientError as error:
-            if condition_failed(error):
-                return False
-            raise
-        return True
+        return conditional_write(
+            self._table.update_item,
+            Key={"pk": run_pk(run_id), "sk": RUN_SK},
+            UpdateExpression="SET ended_at = :now",
+            ConditionExpression=Attr("pk").exists() & Attr("ended_at").not_exists(),
+            ExpressionAttributeValues={":now": now.isoformat()})
 
     def _query(self, run_id: str, low: str, high: str, projection: str) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []

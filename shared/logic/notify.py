@@ -30,8 +30,7 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 
 from shared.data.mail import MailNotSent, MailOutcomeUnknown, MailRejected, RenderedEmail
 from shared.data.notifications import Claim, EmailStatus
-from shared.logic.package_attempts import OrderStore, PackageAttempts, RetryLater, ShopSettingsReader
-from shared.logic.stream_changes import notify_needed, on_change
+from shared.logic.package_attempts import OrderStore, RetryLater, ShopSettingsReader, TrackingConsumer
 from shared.models.order import Order, Package, utcnow
 from shared.models.shop import ShopSettings
 
@@ -128,20 +127,17 @@ class NotifyReport:
     gave_up: bool = False
 
 
-class TrackingNotifier:
+class TrackingNotifier(TrackingConsumer):
     def __init__(self, orders: OrderStore, shops: ShopSettingsReader, ledger: EmailLedger, mailer: Mailer,
                  *, max_attempts: int, clock: Callable[[], datetime] = utcnow) -> None:
-        self._orders = orders
-        self._shops = shops
+        super().__init__(orders, shops, ledger, "email", needs=lambda package: package.needs_notify,
+                         max_attempts=max_attempts, clock=clock)
         self._ledger = ledger
         self._mailer = mailer
-        self._attempts = PackageAttempts(orders, ledger, "email", max_attempts=max_attempts,
-                                         needs=lambda package: package.needs_notify)
-        self._clock = clock
 
     def notify_record(self, record: DynamoDBRecord) -> NotifyReport | None:
         """Email what a stream record made pending; None for a record without such a change."""
-        return on_change(record, notify_needed, self.notify)
+        return self._attempts.on_record(record, self.notify)
 
     def notify(self, shop: str, order_id: str, attempt_key: str) -> NotifyReport:
         """Email every pushed package of the order not emailed yet. Raises RetryLater when SES failed without

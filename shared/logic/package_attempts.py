@@ -11,15 +11,20 @@ consumed: the shard moves on.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, MutableMapping
+from datetime import datetime
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
+from shared.logic.stream_changes import made_pending, on_change
 from shared.models.order import Order, Package
 
 if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
+
     from shared.data.orders import Mutation
     from shared.models.shop import ShopSettings
 
 OutcomeT = TypeVar("OutcomeT")
+ReportT = TypeVar("ReportT")
 
 
 class FailureCounter(Protocol):
@@ -54,6 +59,11 @@ class PackageAttempts:
         self._max_attempts = max(1, max_attempts)
         self._needs = needs
 
+    def on_record(self, record: DynamoDBRecord, work: Callable[[str, str, str], ReportT]) -> ReportT | None:
+        """`work(shop, order_id, attempt_key)` for a stream record whose change made a package need this work
+        (`needs` false before, true after); None for the other records."""
+        return on_change(record, lambda change: made_pending(change, self._needs), work)
+
     def pending(self, shop: str, order_id: str) -> tuple[Order, list[Package]] | None:
         """The order as stored now (never the stream image) and its packages that still need this work;
         None when there is nothing to do (order gone, every package done)."""
@@ -76,3 +86,15 @@ class PackageAttempts:
         for package in pending:
             outcomes.setdefault(package.tracking_number, give_up(package, failures))
         return True
+
+
+class TrackingConsumer:
+    """What both tracking consumers are made of: the stored orders, the shops' settings, the attempt rule of their
+    kind of work (`kind`, `needs`: see PackageAttempts) and the clock."""
+
+    def __init__(self, orders: OrderStore, shops: ShopSettingsReader, counter: FailureCounter, kind: str, *,
+                 needs: Callable[[Package], bool], max_attempts: int, clock: Callable[[], datetime]) -> None:
+        self._orders = orders
+        self._shops = shops
+        self._attempts = PackageAttempts(orders, counter, kind, max_attempts=max_attempts, needs=needs)
+        self._clock = clock

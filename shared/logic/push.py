@@ -25,8 +25,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 
 from shared.lifecycle import Event, is_allowed, transition
-from shared.logic.package_attempts import FailureCounter, OrderStore, PackageAttempts, RetryLater, ShopSettingsReader
-from shared.logic.stream_changes import on_change, push_needed
+from shared.logic.package_attempts import FailureCounter, OrderStore, RetryLater, ShopSettingsReader, TrackingConsumer
 from shared.models.order import Order, OrderStatus, Package, utcnow
 from shared.models.shop import ShopSettings
 from shared.shopbase.client import ShopBaseClient
@@ -154,20 +153,17 @@ def _unavailable(transient: str) -> Callable[[Package, int], Refused]:
     return give_up
 
 
-class TrackingPusher:
+class TrackingPusher(TrackingConsumer):
     def __init__(self, orders: OrderStore, shops: ShopSettingsReader, ledger: FailureCounter,
                  client_for: Callable[[str], FulfillmentClient], *, max_attempts: int,
                  clock: Callable[[], datetime] = utcnow) -> None:
-        self._orders = orders
-        self._shops = shops
+        super().__init__(orders, shops, ledger, "push", needs=lambda package: package.needs_push,
+                         max_attempts=max_attempts, clock=clock)
         self._client_for = client_for
-        self._attempts = PackageAttempts(orders, ledger, "push", max_attempts=max_attempts,
-                                         needs=lambda package: package.needs_push)
-        self._clock = clock
 
     def push_record(self, record: DynamoDBRecord) -> PushReport | None:
         """Push what a stream record made pending; None for a record without such a change."""
-        return on_change(record, push_needed, self.push)
+        return self._attempts.on_record(record, self.push)
 
     def push(self, shop: str, order_id: str, attempt_key: str) -> PushReport:
         """Push every package of the order that still needs it. Raises RetryLater on a transient failure

@@ -42,16 +42,20 @@ def order_change(event_name: str, new_image: Mapping[str, Any], old_image: Mappi
                        old_packages=image_packages(old_image), new_packages=image_packages(new_image))
 
 
+def made_pending(change: OrderChange, needs: Callable[[Package], bool]) -> set[str]:
+    """Tracking numbers of the packages this change made need the work `needs` tells (they did not before)."""
+    before = {p.tracking_number for p in change.old_packages if needs(p)}
+    return {p.tracking_number for p in change.new_packages if needs(p)} - before
+
+
 def push_needed(change: OrderChange) -> set[str]:
     """Tracking numbers this change made pending for push (new package, or a cleared push_error)."""
-    before = {p.tracking_number for p in change.old_packages if p.needs_push}
-    return {p.tracking_number for p in change.new_packages if p.needs_push} - before
+    return made_pending(change, lambda package: package.needs_push)
 
 
 def notify_needed(change: OrderChange) -> set[str]:
     """Tracking numbers this change made pending for the customer email (the package was just pushed)."""
-    before = {p.tracking_number for p in change.old_packages if p.needs_notify}
-    return {p.tracking_number for p in change.new_packages if p.needs_notify} - before
+    return made_pending(change, lambda package: package.needs_notify)
 
 
 def change_needing(record: DynamoDBRecord, needed: Callable[[OrderChange], set[str]]) -> tuple[OrderChange, str] | None:

@@ -23,6 +23,7 @@ from shared.data.sync_runs import Counts, SyncRun
 from shared.logic.order_sync import Syncer, SyncOutcome
 from shared.models.order import utcnow
 from shared.observability import logger
+from shared.validation import validation_summary
 
 KEYS_PER_MESSAGE = 10  # orders per SQS message: small, so the last messages of a run finish together
 SHARD_PAGE = 400  # keys read from one SyncIndex shard per shard message
@@ -199,12 +200,6 @@ def start_shop_run(deps: RunDeps, shop: str, keys: Sequence[tuple[str, str]]) ->
     return run_id, len(messages)
 
 
-def _reason(error: ValidationError) -> str:
-    # Locations and messages only, never the input (it may be large, or anything at all).
-    return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}"
-                     for e in error.errors(include_input=False, include_url=False))[:500]
-
-
 class MalformedMessage(ValueError):
     """A sync message that can never be processed: its record fails alone and the redrive parks it in the DLQ."""
 
@@ -219,7 +214,8 @@ def parse_message(body: str, *, message_id: str | None = None) -> ShardMessage |
     except MalformedMessage as error:
         reason = str(error)
     except ValidationError as error:
-        reason = f"{error.error_count()} errors: {_reason(error)}"
+        # Locations and messages only, never the input (it may be large, or anything at all).
+        reason = f"{error.error_count()} errors: {validation_summary(error, root='body')}"
     except (ValueError, RecursionError) as error:
         reason = f"not JSON: {type(error).__name__}"
     logger.warning("malformed sync message", extra={"message_id": message_id, "reason": reason})

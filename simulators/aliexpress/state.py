@@ -20,7 +20,7 @@ from simulators.aliexpress.catalog import Catalog, new_product, product_dict
 from simulators.aliexpress.config import SimConfig, updated
 from simulators.aliexpress.faults import Fault, FaultQueue
 from simulators.aliexpress.order_views import order_result, snapshot, tracking_result
-from simulators.aliexpress.orders import OrderBook
+from simulators.aliexpress.orders import OrderBook, SimOrder
 from simulators.aliexpress.placement import Placement, order_list
 from simulators.aliexpress.protocol import ControlError, json_param, missing_parameter
 from simulators.aliexpress.render import Shape, choose_envelope, choose_shape
@@ -268,17 +268,11 @@ class SimState:
         mail_no_delay: float | None = None,
     ) -> dict[str, Any]:
         """Ship a package now: `items` ([{sku_id or product_id, quantity}]) or everything still unshipped."""
-        with self.lock:
-            o = self._book.get(order_id)
-            self._book.ship(o, items, mail_no, mail_no_delay)
-            return snapshot(o, self.now())
+        return self._change(order_id, lambda o: self._book.ship(o, items, mail_no, mail_no_delay))
 
     def deliver(self, order_id: str | int) -> dict[str, Any]:
         """Buyer receives everything: FINISH / BUYER_ACCEPT_GOODS (ships what is left first)."""
-        with self.lock:
-            o = self._book.get(order_id)
-            self._book.deliver(o)
-            return snapshot(o, self.now())
+        return self._change(order_id, self._book.deliver)
 
     def cancel(
         self,
@@ -304,25 +298,19 @@ class SimState:
         return self._hold(order_id, "IN_ISSUE")
 
     def _hold(self, order_id: str | int, status: str) -> dict[str, Any]:
-        with self.lock:
-            o = self._book.get(order_id)
+        def hold(o: SimOrder) -> None:
             self._book.progress(o, self.now())
             self._book.take_over(o, status)
-            return snapshot(o, self.now())
+
+        return self._change(order_id, hold)
 
     def resume(self, order_id: str | int) -> dict[str, Any]:
         """Undo freeze/open_issue/set_status: back to automatic progression."""
-        with self.lock:
-            o = self._book.get(order_id)
-            self._book.resume(o)
-            return snapshot(o, self.now())
+        return self._change(order_id, self._book.resume)
 
     def set_status(self, order_id: str | int, order_status: str, logistics_status: str | None = None) -> dict[str, Any]:
         """Force any raw status (even unknown ones); automation stops for this order until resume()."""
-        with self.lock:
-            o = self._book.get(order_id)
-            self._book.take_over(o, order_status, logistics_status)
-            return snapshot(o, self.now())
+        return self._change(order_id, lambda o: self._book.take_over(o, order_status, logistics_status))
 
     def orders(self) -> list[dict[str, Any]]:
         """Every order created so far, oldest first (ids as strings)."""
@@ -331,9 +319,13 @@ class SimState:
             return [snapshot(o, self.now()) for o in self._book.all()]
 
     def order(self, order_id: str | int) -> dict[str, Any]:
+        return self._change(order_id, lambda o: self._book.progress(o, self.now()))
+
+    def _change(self, order_id: str | int, change: Callable[[SimOrder], object]) -> dict[str, Any]:
+        """`change` applied to one order under the lock; the order as it is after."""
         with self.lock:
             o = self._book.get(order_id)
-            self._book.progress(o, self.now())
+            change(o)
             return snapshot(o, self.now())
 
     # ------------------------------------------------------------------ gateway bookkeeping (server.py)

@@ -13,14 +13,14 @@ import logging
 import re
 import socket
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, Literal
 from urllib.parse import parse_qsl, urlsplit
 
 from simulators.shopbase import protocol
-from simulators.shopbase.state import DEFAULT_CARRIERS, ApiError, FaultAction, Shop, SimState
+from simulators.shopbase.state import ApiError, FaultAction, Shop, SimState
 
 log = logging.getLogger(__name__)
 
@@ -128,18 +128,6 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("shopbase-sim: " + format, *args)
 
-    def do_GET(self) -> None:
-        self._handle("GET")
-
-    def do_POST(self) -> None:
-        self._handle("POST")
-
-    def do_PUT(self) -> None:
-        self._handle("PUT")
-
-    def do_DELETE(self) -> None:
-        self._handle("DELETE")
-
     # --- plumbing --------------------------------------------------------------------------------
 
     def _read_json(self) -> Any:
@@ -166,7 +154,8 @@ class _Handler(BaseHTTPRequestHandler):
             # The client gave up (its timeout during a stall): nothing to answer to.
             self.close_connection = True
 
-    def _handle(self, method: str) -> None:
+    def _handle(self) -> None:
+        method = self.command
         parts = urlsplit(self.path)
         query = dict(parse_qsl(parts.query))
         try:
@@ -182,6 +171,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(404, {"errors": "Not Found"})
             return
         self._handle_admin(method, shop_name, rest, query, body)
+
+    # The methods the Admin and control APIs route: one handler (BaseHTTPRequestHandler calls `do_<method>`).
+    do_GET = do_POST = do_PUT = do_DELETE = _handle
 
     def _resolve_shop(self, path: str) -> tuple[str | None, str]:
         prefixed = _SHOP_PREFIX.match(path)
@@ -385,7 +377,8 @@ class ShopBaseSimulator(SimState):
     ...     shop = sim.create_shop("acme", access_token="tok", webhook_secret="s")
     ...     base_url = sim.shop_url("acme")   # ShopBaseClient(..., base_url=base_url)
 
-    `delivery="manual"`: webhooks wait for `deliver_pending()`; `"background"`: a thread sends them.
+    `delivery="manual"`: webhooks wait for `deliver_pending()`; `"background"`: a thread sends them. The other
+    keyword arguments (`burst`, `strict_carriers`, `seed`, ...) are SimState's, with its defaults.
     """
 
     def __init__(
@@ -393,32 +386,10 @@ class ShopBaseSimulator(SimState):
         host: str = "127.0.0.1",
         port: int = 0,
         *,
-        burst: int = protocol.BUCKET_SIZE,
-        leak_rate: float = protocol.LEAK_RATE,
-        allow_http_loopback: bool = True,
-        strict_carriers: bool = False,
-        carriers: Iterable[str] = DEFAULT_CARRIERS,
         delivery: Literal["manual", "background"] = "manual",
-        duplicate_rate: float = 0.0,
-        reorder: bool = False,
-        max_delivery_attempts: int = 1,
-        retry_delay: float = 0.0,
-        delivery_timeout: tuple[float, float] = (1.0, 5.0),
-        seed: int | None = None,
+        **options: Any,
     ) -> None:
-        super().__init__(
-            burst=burst,
-            leak_rate=leak_rate,
-            allow_http_loopback=allow_http_loopback,
-            strict_carriers=strict_carriers,
-            carriers=carriers,
-            duplicate_rate=duplicate_rate,
-            reorder=reorder,
-            max_delivery_attempts=max_delivery_attempts,
-            retry_delay=retry_delay,
-            delivery_timeout=delivery_timeout,
-            seed=seed,
-        )
+        super().__init__(**options)
         self._address = (host, port)
         self._delivery_mode = delivery
         self._server: _Server | None = None
