@@ -427,14 +427,28 @@ if TYPE_CHECKING:
     from shared.data.mail import SesMailer
     from shared.logic.notify import TrackingNotifier
     from shared.logic.push import ShopBaseClientFactory, TrackingPusher
+    from shared.shopbase.throttle import SharedThrottles
+
+
+@component
+def shopbase_rate_limits() -> SharedThrottles | None:
+    """ShopBase's per-shop rate limit shared by every container (issue 11): one item per shop in the table, on a
+    client of its own (short timeouts; a failing write falls back to the container's bucket). Override with None
+    for per-process buckets."""
+    from shared.data.shopbase_rate import ShopBaseRateStore, rate_table
+    from shared.shopbase.throttle import SharedThrottles
+
+    return SharedThrottles(ShopBaseRateStore(rate_table(settings().table_name)))
 
 
 @component
 def shopbase_clients() -> ShopBaseClientFactory:
-    """The ShopBase client of a shop: its token from the shop's secrets, its URL from SHOPBASE_BASE_URL."""
+    """The ShopBase client of a shop: its token from the shop's secrets, its URL from SHOPBASE_BASE_URL, its rate
+    limit shared with every container (`shopbase_rate_limits`; an option `throttle`/`throttles` wins)."""
     from shared.logic.push import ShopBaseClientFactory
 
-    return ShopBaseClientFactory(shop_secrets().get, settings().shopbase_base_url, dict(shopbase_client_options()))
+    options = {"throttles": shopbase_rate_limits(), **shopbase_client_options()}
+    return ShopBaseClientFactory(shop_secrets().get, settings().shopbase_base_url, options)
 
 
 @component

@@ -28,7 +28,7 @@ from shared.shopbase.errors import (
     error_for_status,
 )
 from shared.shopbase.models import ShopBaseProduct, Webhook
-from shared.shopbase.throttle import LeakyBucketThrottle, throttle_for
+from shared.shopbase.throttle import Throttle, throttle_for
 
 log = logging.getLogger(__name__)
 M = TypeVar("M", bound=BaseModel)
@@ -62,13 +62,14 @@ class ShopBaseClient:
     app, HTTP Basic). `base_url` overrides `https://{shop}.onshopbase.com` (simulator: pass
     `http://127.0.0.1:PORT/shops/{shop}`).
 
-    Throttling: every call first books a slot in the process-wide leaky bucket of this shop
-    (`throttle`, default shared by all clients with the same base URL), resynced from the
-    `X-Sb-Shop-Api-Call-Limit` header. A 429 waits Retry-After (else ~1 s) and retries, for any method
-    (a 429 was not applied). 5xx, timeouts and broken connections are retried with exponential backoff
-    and (equal) jitter only for idempotent calls (GET/PUT/DELETE); a POST fails at once with
-    `outcome_unknown` set, except when the connection was never opened. At most `max_retries` retries
-    per call.
+    Throttling: every call first books a slot in this shop's leaky bucket, resynced from the
+    `X-Sb-Shop-Api-Call-Limit` header: `throttle` if given, else `throttles(shop, base_url)` (the wiring's
+    `SharedThrottles`: one limit per shop for every container, kept in the table), else the process-wide
+    bucket shared by all clients with the same base URL (`throttle_for`: clients built without the wiring).
+    A 429 waits Retry-After (else ~1 s) and retries, for any method (a 429 was not applied). 5xx,
+    timeouts and broken connections are retried with exponential backoff and (equal) jitter only for
+    idempotent calls (GET/PUT/DELETE); a POST fails at once with `outcome_unknown` set, except when the
+    connection was never opened. At most `max_retries` retries per call.
 
     `calls` counts HTTP attempts per (method, path template).
     """
@@ -85,7 +86,8 @@ class ShopBaseClient:
         timeout: http_client.Timeout = http_client.DEFAULT_TIMEOUT,
         max_retries: int = 4,
         sleep: Callable[[float], None] = time.sleep,
-        throttle: LeakyBucketThrottle | None = None,
+        throttle: Throttle | None = None,
+        throttles: Callable[[str, str], Throttle] | None = None,
         backoff_base: float = 0.5,
         backoff_cap: float = 8.0,
     ) -> None:
@@ -104,7 +106,12 @@ class ShopBaseClient:
         self._timeout = timeout
         self._max_retries = max(0, max_retries)
         self._sleep = sleep
-        self._throttle = throttle if throttle is not None else throttle_for(self.base_url)
+        if throttle is not None:
+            self._throttle: Throttle = throttle
+        elif throttles is not None:
+            self._throttle = throttles(self.shop, self.base_url)
+        else:
+            self._throttle = throttle_for(self.base_url)
         self._backoff = http_client.Backoff(backoff_base, backoff_cap, floor=0.5)  # equal jitter
         self.calls: http_client.CallCounter[tuple[str, str]] = http_client.CallCounter()
 
@@ -112,7 +119,7 @@ class ShopBaseClient:
         return f"ShopBaseClient(shop={self.shop!r}, base_url={self.base_url!r})"
 
     @property
-    def throttle(self) -> LeakyBucketThrottle:
+    def throttle(self) -> Throttle:
         return self._throttle
 
     # --- Fulfillments ----------------------------------------------------------------------------
