@@ -38,11 +38,15 @@ imports: $(STAMP)
 cfn-lint: $(STAMP)
 	$(BIN)/cfn-lint infra/template.yaml
 
-unit: $(STAMP)
+unit: $(STAMP) chromium
 	$(BIN)/pytest -q -p no:randomly -n 2 --dist loadfile --durations=15
 
 # sam-validate and checkov use their own tool venvs (below): each pins libraries the project's .venv cannot share.
-test: lint typecheck imports cfn-lint sam-validate checkov chromium unit
+# The static checks run beside the tests (the tests wait on the emulator and the simulators often enough to leave
+# CPU for them); each target's output is printed whole when it ends, and any failure fails `make test`.
+CHECKS := lint typecheck imports cfn-lint sam-validate checkov
+test:
+	@$(MAKE) --no-print-directory -j 8 --output-sync=target $(CHECKS) unit
 
 # The page's browser test (tests/page/test_browser.py) drives Debian's Chromium with Playwright (pinned in the
 # [dev] extra; its own browser download is not used). Installed here when missing and we are root; otherwise the

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import re
 import threading
 import time
 from datetime import datetime
@@ -22,6 +23,9 @@ from typing import Any
 
 from moto.core.responses import ActionContext, ActionResult
 from moto.core.serialize import TimestampSerializer
+from moto.dynamodb.exceptions import ItemSizeTooLarge
+from moto.dynamodb.models import dynamo_type
+from moto.dynamodb.models.utilities import bytesize
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import BaseWSGIServer, make_server
 
@@ -142,7 +146,8 @@ def plain_json_answer(service: str, operation: str, result: object) -> str | Non
         body = json.dumps(result, default=_epoch)
     except (TypeError, ValueError):
         return None
-    return None if _holds_none(result) else body
+    # A null member is written `null` outside quotes; the walk runs only when the text holds the word at all.
+    return None if "null" in body and _holds_none(result) else body
 
 
 def _execute_result(self: ActionResult, context: ActionContext) -> Any:
@@ -153,10 +158,51 @@ def _execute_result(self: ActionResult, context: ActionContext) -> Any:
     return 200, dict(_JSON_HEADERS), body
 
 
+_item_one_by_one = dynamo_type.Item.__init__  # moto's own
+ITEM_SIZE_LIMIT = 405000  # moto's own figure (LimitedSizeDict.__setitem__): between the real 409 and 410 KB
+
+
+def _item_in_one_pass(self: dynamo_type.Item, hash_key: dynamo_type.DynamoType,
+                      range_key: dynamo_type.DynamoType | None, attrs: dict[str, Any]) -> None:
+    """moto's `Item.__init__` with the 400 KB check made once: moto's sets the attributes one by one and
+    sizes the whole item again at each, so an item of n attributes is sized n times (a test writing a product
+    of hundreds of variants spent two thirds of its 24 s there). The
+    sizes are non-negative, so "some prefix of the attributes exceeds the limit" is "all of them exceed it"."""
+    self.hash_key = hash_key
+    self.range_key = range_key
+    values = {key: dynamo_type.DynamoType(value) for key, value in attrs.items()}
+    if sum(bytesize(key) + value.size() for key, value in values.items()) > ITEM_SIZE_LIMIT:
+        raise ItemSizeTooLarge
+    self.attrs = dynamo_type.LimitedSizeDict(values)  # its constructor does not check: done above
+
+
+
+_project_by_path = dynamo_type.Item.project  # moto's own
+_LIST_INDEX = re.compile(r"(.+)\[(\d+)\]$")  # moto's own pattern for `name[3]`
+
+
+def _project_top_level_names(self: dynamo_type.Item, projection_expressions: list[list[str]]) -> dynamo_type.Item:
+    """moto's `Item.project` where every path is one top-level name (an index's keys and included attributes,
+    a plain ProjectionExpression): the same item, but only the named attributes converted. moto's converts the
+    whole item once per name: a KEYS_ONLY index of 4 keys, 4 whole-item conversions for each item a Query
+    answers. Nested paths and list indices keep moto's own."""
+    if not all(len(path) == 1 and not _LIST_INDEX.match(path[0]) for path in projection_expressions):
+        return _project_by_path(self, projection_expressions)
+    result: dict[str, Any] = {}
+    for (name,) in projection_expressions:
+        if name in self.attrs and name not in result:
+            result[name] = dynamo_type.deserializer.deserialize(self.attrs[name].to_regular_json())
+    return dynamo_type.Item(hash_key=self.hash_key, range_key=self.range_key,
+                            attrs=dynamo_type.serializer.serialize(result)["M"])
+
+
 def answer_dynamodb_in_plain_json() -> None:
-    """Give moto's results of PLAIN_JSON_CALLS the plain JSON path (every other result keeps moto's own);
-    idempotent, process-wide (moto's backends are per process too)."""
+    """Give moto's results of PLAIN_JSON_CALLS the plain JSON path (every other result keeps moto's own), build
+    items with one size check and project them converting only the named attributes; idempotent, process-wide
+    (moto's backends are per process too)."""
     ActionResult.execute_result = _execute_result  # type: ignore[method-assign]
+    dynamo_type.Item.__init__ = _item_in_one_pass  # type: ignore[method-assign]
+    dynamo_type.Item.project = _project_top_level_names  # type: ignore[method-assign]
 
 
 class _Dispatcher(DomainDispatcherApplication):

@@ -15,6 +15,7 @@ os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "DropshipConnectorTest")
 os.environ.setdefault("TABLE_NAME", "dropship-orders-test")
 os.environ.pop("AWS_ENDPOINT_URL", None)
 
+import functools
 import json
 import threading
 from collections.abc import Iterator
@@ -103,17 +104,27 @@ def lambda_context() -> FakeLambdaContext:
 
 @pytest.fixture
 def aws() -> Iterator[None]:
-    with mock_aws():
+    with mock_aws(config={"core": {"reset_boto3_session": False}}):
         wiring.reset()
         yield
         wiring.reset()
+
+
+@functools.cache
+def _template_table_args(name: str) -> str:
+    return json.dumps(table_create_args(load_template(), "OrdersTable", name))
+
+
+def _orders_table_args(name: str) -> dict[str, Any]:
+    """The table's definition from the template, read once per process (a fresh copy for each table)."""
+    return dict(json.loads(_template_table_args(name)))
 
 
 @pytest.fixture
 def table(aws: None) -> Any:
     """The orders table, created from the definition in infra/template.yaml (not a copy)."""
     client = boto3.client("dynamodb")
-    client.create_table(**table_create_args(load_template(), "OrdersTable", wiring.settings().table_name))
+    client.create_table(**_orders_table_args(wiring.settings().table_name))
     return boto3.resource("dynamodb").Table(wiring.settings().table_name)
 
 

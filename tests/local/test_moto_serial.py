@@ -193,3 +193,61 @@ def test_dynamodb_answers_in_plain_json_are_what_the_model_driven_serializer_wri
     assert moto_serial.plain_json_answer("dynamodb", "GetItem", {"Item": {"blob": {"B": b"\x00"}}}) is None
     assert moto_serial.plain_json_answer("dynamodb", "Query", {"Items": [], "LastEvaluatedKey": None}) is None
     assert moto_serial.plain_json_answer("dynamodb", "DescribeTable", {"Table": {"TableName": "t"}}) is None
+
+
+@pytest.mark.parametrize("spare", [1, 0, -1])
+def test_items_are_sized_once_and_refused_over_the_limit_as_moto_refuses(
+        server: SerialMotoServer, monkeypatch: pytest.MonkeyPatch, spare: int) -> None:
+    """An item of many attributes, `spare` bytes under the limit (refused at -1), built both ways: the one-pass
+    size check answers as moto's attribute-by-attribute one, and sizes each attribute once."""
+    from moto.dynamodb.models import dynamo_type
+
+    dynamodb = _client(server, "dynamodb")
+    table = f"big{spare + 1}"
+    dynamodb.create_table(TableName=table, BillingMode="PAY_PER_REQUEST",
+                          AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+                          KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}])
+    names = [f"a{i:02}" for i in range(40)]
+    fill = moto_serial.ITEM_SIZE_LIMIT - len("pk") - len("k0") - sum(len(n) for n in names) - spare
+    item = {name: {"S": "x" * (fill // 40 + (1 if i < fill % 40 else 0))} for i, name in enumerate(names)}
+
+    def put(key: str) -> str:
+        try:
+            dynamodb.put_item(TableName=table, Item={"pk": {"S": key}, **item})
+        except dynamodb.exceptions.ClientError as error:
+            return str(error.response["Error"]["Message"])
+        return "stored"
+
+    sized = Counter[int]()
+    real_size = dynamo_type.DynamoType.size
+
+    def counted(self: Any) -> int:
+        sized[id(self)] += 1
+        return int(real_size(self))
+
+    monkeypatch.setattr(dynamo_type.DynamoType, "size", counted)
+    one_pass = put("k0")
+    sizings = sum(sized.values())
+    monkeypatch.setattr(dynamo_type.Item, "__init__", moto_serial._item_one_by_one)
+    sized.clear()
+    assert put("k1") == one_pass == ("stored" if spare >= 0 else "Item size has exceeded the maximum allowed size")
+    # Each of the 41 attributes once, and the key once more (moto's key-size check); moto's own sizes each
+    # attribute again at each set.
+    assert sizings == 42 and sum(sized.values()) > 20 * sizings
+
+
+@pytest.mark.parametrize("paths", [
+    [["pk"], ["sk"]],  # an index's keys
+    [["a"], ["n"], ["ss"], ["bin"], ["nul"], ["missing"]],  # included attributes, one of them absent
+    [["n"], ["n"]],
+    [["a", "b"]], [["l[0]"]], [["a"], ["a", "b"]],  # nested and indexed paths: moto's own
+])
+def test_projection_by_top_level_names_is_moto_projection(paths: list[list[str]]) -> None:
+    from moto.dynamodb.models.dynamo_type import DynamoType, Item
+
+    item = Item(DynamoType({"S": "p"}), DynamoType({"S": "s"}), {
+        "pk": {"S": "p"}, "sk": {"S": "s"}, "n": {"N": "12.50"}, "ss": {"SS": ["b", "a"]}, "bin": {"B": b"\x00"},
+        "nul": {"NULL": True}, "l": {"L": [{"S": "q"}]},
+        "a": {"M": {"b": {"N": "1"}, "c": {"L": [{"S": "x"}, {"N": "2"}]}}}})
+    ours, motos = moto_serial._project_top_level_names(item, paths), moto_serial._project_by_path(item, paths)
+    assert ours == motos and ours.to_json() == motos.to_json() and ours.attrs

@@ -35,6 +35,7 @@ def test_reader_never_sees_a_partial_or_world_readable_file(tmp_path: Path) -> N
                 problems.append("missing")
             else:
                 seen[reader].append(content["round"])
+            stop.wait(0.0005)  # let the writer run: reads still land at every phase of its writes
 
     readers = [threading.Thread(target=read_repeatedly, args=(i,)) for i in range(2)]
     for reader in readers:
