@@ -121,6 +121,10 @@ class Demo:
     verbose: bool = False
     line: LiveLine | None = None  # the running step's live line
 
+    @property
+    def shop(self) -> str:
+        return self.handle.shop
+
     # ---------------------------------------------------------------- capabilities of the template
     def handlers(self) -> set[str]:
         return {f.spec.handler.rsplit(".", 2)[0] for f in self.stack.wiring.functions.values()}
@@ -133,7 +137,7 @@ class Demo:
             return self.api.counts()
         from shared import wiring  # no seller API in the template: read the table
 
-        by_status = wiring.orders().count_by_status(SHOP)
+        by_status = wiring.orders().count_by_status(self.shop)
         return {"all": sum(by_status.values()), **{s.value: n for s, n in by_status.items()}}
 
     def statuses(self) -> dict[str, str]:
@@ -144,7 +148,7 @@ class Demo:
         found: dict[str, str] = {}
         cursor = None
         while True:
-            page = wiring.orders().list_orders(SHOP, None, limit=100, cursor=cursor)
+            page = wiring.orders().list_orders(self.shop, None, limit=100, cursor=cursor)
             found.update({o.order_id: o.status.value for o in page.orders})
             cursor = page.cursor
             if not cursor:
@@ -172,7 +176,7 @@ def step_products(demo: Demo) -> str:
     """The seller imports the products from AliExpress (by URL), edits them, prices them by the shop's rules
     and pushes them to ShopBase: every store variant comes back linked to its AliExpress SKU."""
     assert demo.stack.aliexpress is not None and demo.api is not None
-    api, shop = demo.api, SHOP
+    api, shop = demo.api, demo.shop
     for p_index, (title, names, _) in enumerate(CATALOG):
         pid = ae_product_id(p_index)
         demo.stack.aliexpress.seed_product(
@@ -279,7 +283,7 @@ def step_customers_order(demo: Demo, n_orders: int, two_suppliers: int = 1) -> s
         payload = _order_payload(demo, number, paid=paid, variants=_lines_for(demo, role),
                                  bad_address=role == "bad_address")
         demo.note(f"store order {number}/{len(plan)}")
-        demo.stack.shopbase.create_order(SHOP, payload)
+        demo.stack.shopbase.create_order(demo.shop, payload)
         oid = str(payload["id"])
         demo.roles[oid] = role
         demo.names[oid] = str(payload["name"])
@@ -296,10 +300,10 @@ def step_store_events(demo: Demo) -> str:
     """Two late payments arrive; two customers cancel in the store before anything was placed."""
     assert demo.stack.shopbase is not None
     for oid in demo.ids("paid_later"):
-        demo.stack.shopbase.mark_paid(SHOP, int(oid))
+        demo.stack.shopbase.mark_paid(demo.shop, int(oid))
         demo.expected[oid] = "awaiting_order"
     for oid in demo.ids("cancel"):
-        demo.stack.shopbase.cancel_order(SHOP, int(oid), "customer")
+        demo.stack.shopbase.cancel_order(demo.shop, int(oid), "customer")
         demo.expected[oid] = "canceled"
     demo.settle("store events")
     paid_later = ", ".join(demo.names[o] for o in demo.ids("paid_later"))
@@ -425,7 +429,7 @@ def check_fulfillments_and_emails(demo: Demo) -> None:
             order = demo.stack.aliexpress.order(ae_id)
             packages += len(order.get("packages") or [])
         demo.packages += packages
-        fulfillments = demo.stack.shopbase.get_order(SHOP, int(oid)).get("fulfillments") or []
+        fulfillments = demo.stack.shopbase.get_order(demo.shop, int(oid)).get("fulfillments") or []
         demo.fulfillments += len(fulfillments)
         if len(fulfillments) != packages:
             demo.problems.append(f"order {demo.label(oid)}: {len(fulfillments)} fulfillment(s) for {packages} "
