@@ -7,7 +7,9 @@ machine slows both sides the same), the wall time of `import boto3` and of `impo
 imports boto3 too), each measured inside the child with perf_counter. Two environments:
 
 - template: the function's environment from the template (Globals merged, references as placeholders);
-- lambda-like: the same plus AWS_LAMBDA_FUNCTION_NAME, so Powertools' tracer is on as it is on Lambda.
+- lambda-like: the same plus what Lambda sets that these imports read: AWS_LAMBDA_FUNCTION_NAME (Powertools' tracer
+  is on, as on Lambda with tracing active) and LAMBDA_TASK_ROOT (the X-Ray SDK's test for Lambda: without it the
+  SDK builds the sampler of a server, two botocore X-Ray clients, which it never does on Lambda).
 
 Prints per function the median of each and the ratio of the medians (goal ≤ 1.5, aim 1.2).
 """
@@ -37,7 +39,7 @@ def environment(spec_env: dict[str, Any], lambda_like: bool, name: str) -> dict[
         env[key] = value if isinstance(value, str) else f"placeholder-{key.lower()}"
     if lambda_like:
         env.update(AWS_LAMBDA_FUNCTION_NAME=name, AWS_EXECUTION_ENV="AWS_Lambda_python3.13",
-                   AWS_XRAY_CONTEXT_MISSING="IGNORE_ERROR")
+                   AWS_XRAY_CONTEXT_MISSING="IGNORE_ERROR", LAMBDA_TASK_ROOT=str(ROOT))
     return env
 
 

@@ -6,7 +6,7 @@ about half a second of every cold start otherwise, for traces nobody receives.
 
 Where traces are sent, each library the X-Ray SDK can trace (botocore, requests, ...: what Powertools' default
 `patch_all` patches) is patched when the function imports it, not imported to be patched: `patch_all` imports
-requests in a function that makes no HTTP call (a sixth of an `import boto3`; docs/benchmarks.md).
+requests in a function that makes no HTTP call (about a sixth of an `import boto3`).
 """
 
 from __future__ import annotations

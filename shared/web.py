@@ -6,21 +6,81 @@ Handlers call `install_error_handlers(app)` once; routes raise domain errors (`s
 pydantic's ValidationError through (→ 422 naming the field). Bodies are read from the event's raw bytes
 (`request_body`) and parsed by `parse_body`: Powertools' `decoded_body` decodes them as UTF-8 and raises on
 anything else.
+
+The HTTP functions take Powertools' resolver (`APIGatewayHttpResolver`, `Router`, `Response`, `content_types`) from
+here: the package `aws_lambda_powertools.event_handler` imports every resolver in its `__init__` (AppSync and
+asyncio, Bedrock, VPC Lattice, Lambda function URLs...) while these functions use one, the API Gateway HTTP one.
+`_without_every_resolver` lets its submodules import without that `__init__`; a name asked of the package itself
+(`from aws_lambda_powertools.event_handler import X`, anywhere) runs the real `__init__` then, so nothing changes
+but when the rest is paid for. Import this module before anything under `aws_lambda_powertools.event_handler`.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import importlib
+import importlib.util
 import json
 import math
+import sys
+import threading
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
-from pydantic import BaseModel, ValidationError
+_EVENT_HANDLER = "aws_lambda_powertools.event_handler"
 
-from shared.models.errors import (
+
+def _without_every_resolver() -> None:
+    """Put Powertools' event handler package in sys.modules without running its `__init__` (see above): its
+    submodules import as usual, and its `__init__` runs the first time a name that is not a submodule is asked."""
+    if _EVENT_HANDLER in sys.modules:
+        return  # imported already: whole, or by this function
+    import aws_lambda_powertools
+
+    spec = importlib.util.find_spec(_EVENT_HANDLER)
+    if spec is None or spec.loader is None:
+        return
+    loader = spec.loader
+    package = importlib.util.module_from_spec(spec)
+    lock = threading.RLock()
+
+    def whole_package(name: str) -> Any:
+        if name.startswith("__") and name != "__all__":
+            return _no_attribute(name)  # probes (`__wrapped__`, `__file__`...) are no reason to import everything
+        if name != "__all__":
+            try:  # a submodule (`from aws_lambda_powertools.event_handler import content_types`): just it
+                return importlib.import_module(f"{_EVENT_HANDLER}.{name}")
+            except ModuleNotFoundError as error:
+                if error.name != f"{_EVENT_HANDLER}.{name}":
+                    raise
+        with lock:
+            if package.__dict__.get("__getattr__") is whole_package:
+                package.__dict__["__getattr__"] = _no_attribute
+                loader.exec_module(package)  # the real __init__, in this module: every resolver
+                package.__dict__.pop("__getattr__", None)
+        if name in package.__dict__:
+            return package.__dict__[name]
+        return _no_attribute(name)
+
+    package.__dict__["__getattr__"] = whole_package
+    sys.modules[_EVENT_HANDLER] = package
+    aws_lambda_powertools.event_handler = package  # type: ignore[attr-defined]
+
+
+def _no_attribute(name: str) -> Any:
+    raise AttributeError(f"module {_EVENT_HANDLER!r} has no attribute {name!r}")
+
+
+_without_every_resolver()
+
+# After the loader above (E402): these import Powertools' API Gateway resolver without every other resolver.
+from aws_lambda_powertools.event_handler import content_types  # noqa: E402
+from aws_lambda_powertools.event_handler.api_gateway import APIGatewayHttpResolver, Response  # noqa: E402
+from aws_lambda_powertools.event_handler.api_gateway import Router as Router  # noqa: E402  (for the routes)
+from pydantic import BaseModel, ValidationError  # noqa: E402
+
+from shared.models.errors import (  # noqa: E402
     BadRequest,
     Conflict,
     DomainError,

@@ -16,7 +16,6 @@ import html
 from typing import Any
 from urllib.parse import urlencode
 
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -24,7 +23,15 @@ from shared import wiring
 from shared.logic.accounts import stage_prefix
 from shared.models.errors import DomainError
 from shared.observability import logger, metrics, tracer
-from shared.web import domain_error_response, install_error_handlers, json_response, status_of
+from shared.web import (
+    APIGatewayHttpResolver,
+    Response,
+    content_types,
+    domain_error_response,
+    install_error_handlers,
+    json_response,
+    status_of,
+)
 
 app = APIGatewayHttpResolver()
 install_error_handlers(app)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -29,7 +28,7 @@ from functions.seller_api import (
 from shared import wiring
 from shared.models.errors import BadRequest
 from shared.observability import logger, metrics, tracer
-from shared.web import install_error_handlers, request_body
+from shared.web import APIGatewayHttpResolver, Response, install_error_handlers, request_body
 
 app = APIGatewayHttpResolver()
 app.include_router(routes_orders.router)

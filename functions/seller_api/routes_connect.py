@@ -10,12 +10,10 @@ from __future__ import annotations
 
 from typing import cast
 
-from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 
 from shared import wiring
-from shared.web import json_response
+from shared.web import Response, Router, json_response
 
 router = Router()
 

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.api_gateway import Router
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared import wiring
 from shared.logic.links import link_variant
 from shared.models.errors import NotFound, shown
 from shared.models.shop import Link
-from shared.web import json_response, parse_body
+from shared.web import Response, Router, json_response, parse_body
 
 router = Router()
 

@@ -10,15 +10,16 @@ GET /shops/{shop}/overview                    connection, last synced / next run
 
 from __future__ import annotations
 
-from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.api_gateway import Router
-from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
+from typing import TYPE_CHECKING
 
 from shared import wiring
 from shared.models.errors import NotFound
 from shared.models.order import Order, OrderStatus
 from shared.models.seller_api import OrderDetail, OrderList, OrderPageDetail, OrderQuery, OrderRow, ShopOverview
-from shared.web import json_response
+from shared.web import Response, Router, json_response
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 
 router = Router()
 TABS = {"all": None, **{status.value: status for status in OrderStatus}}

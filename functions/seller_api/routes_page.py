@@ -16,14 +16,12 @@ from functools import cache
 from pathlib import Path
 from typing import Any, cast
 
-from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.api_gateway import Router
-from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer, Server
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 
 from shared.logic.accounts import stage_prefix
 from shared.models.errors import NotFound
 from shared.models.seller_api import OrderQuery
+from shared.web import Response, Router
 
 router = Router()
 
@@ -88,6 +86,10 @@ def openapi() -> Response:
 
 def openapi_document() -> dict[str, Any]:
     """The seller API's OpenAPI description, generated from the routes (Powertools) and the query models."""
+    # Here, not at import: Powertools' OpenAPI models (pydantic, built when imported) cost about 0.4 of an
+    # `import boto3`, and only this route uses them (cold start).
+    from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer, Server
+
     from functions.seller_api.app import app
 
     for route in [*app._static_routes, *app._dynamic_routes]:

@@ -6,14 +6,12 @@ choice; a retry answers 404 for an unknown order and 409 for one that is not fai
 
 from __future__ import annotations
 
-from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.api_gateway import Router
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from functions.seller_api.routes_orders import order_view
 from shared import wiring
 from shared.logic.place_request import MAX_ORDERS_PER_CALL
-from shared.web import json_response, parse_body
+from shared.web import Response, Router, json_response, parse_body
 
 router = Router()
 

@@ -7,15 +7,13 @@ POST /shops/{shop}/product-rules/apply    re-apply the pricing rules to products
 
 from __future__ import annotations
 
-from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.api_gateway import Router
 from pydantic import BaseModel, ConfigDict
 
 from shared import wiring
 from shared.models.errors import BadRequest
 from shared.models.order import utcnow
 from shared.models.product import MonitorRules, PricingRules, ProductRules
-from shared.web import json_response, parse_body
+from shared.web import Response, Router, json_response, parse_body
 
 router = Router()
 

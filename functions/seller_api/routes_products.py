@@ -12,20 +12,17 @@ GET    /shops/{shop}/products/{product id}/log
 
 from __future__ import annotations
 
-from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.api_gateway import Router
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared import wiring
-from shared.logic.products.edit import EditRequest, apply_edits
-from shared.logic.products.listing import build_listing
-from shared.logic.products.store_push import product_not_found
-from shared.models.errors import BadRequest, Invalid, shown
+from shared.models.errors import BadRequest, Invalid, NotFound, shown
 from shared.models.order import utcnow
 from shared.models.product import ImportedProduct, ProductStatus
-from shared.web import json_response, parse_body
+from shared.web import Response, Router, json_response, parse_body
 
 router = Router()
+# The product use cases (shared.logic.products) are imported by the routes that use them: the rest of the seller
+# API (the page, the orders) does not load them (cold start).
 
 
 class ImportBody(BaseModel):
@@ -47,6 +44,8 @@ def _limit(raw: str) -> int:
 
 
 def product_view(product: ImportedProduct, *, with_listing: bool = True) -> dict[str, object]:
+    from shared.logic.products.listing import build_listing
+
     view = product.model_dump(mode="json", exclude={"shop", "log", "push", "raw_z"})
     view["title"] = product.title()
     if with_listing:
@@ -86,10 +85,16 @@ def list_products(shop: str) -> Response:
     return json_response({"status": status.value, "products": page.rows, "next_cursor": page.cursor})
 
 
+def _not_found(product_id: str) -> NotFound:
+    from shared.logic.products.store_push import product_not_found
+
+    return product_not_found(product_id)
+
+
 def _product(shop: str, product_id: str) -> ImportedProduct:
     product = wiring.products().get(shop, product_id) if product_id.isdigit() and len(product_id) <= 20 else None
     if product is None:
-        raise product_not_found(product_id)
+        raise _not_found(product_id)
     return product
 
 
@@ -100,6 +105,8 @@ def get_product(shop: str, product_id: str) -> Response:
 
 @router.patch("/shops/<shop>/products/<product_id>")
 def edit_product(shop: str, product_id: str) -> Response:
+    from shared.logic.products.edit import EditRequest, apply_edits
+
     request = parse_body(router.current_event, EditRequest)
     if not request.model_fields_set:
         raise BadRequest("nothing to change: send one or more of " + ", ".join(EditRequest.model_fields))
@@ -113,7 +120,7 @@ def edit_product(shop: str, product_id: str) -> Response:
 
     saved = wiring.products().mutate(shop, product_id, change)
     if saved is None:
-        raise product_not_found(product_id)
+        raise _not_found(product_id)
     return json_response(product_view(saved))
 
 

@@ -14,14 +14,12 @@ How the customer hears about a package — ONE channel unless the seller confirm
 
 from __future__ import annotations
 
-from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.api_gateway import Router
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared import wiring
 from shared.models.errors import BadRequest, Invalid
 from shared.models.shop import CHANNEL_FIELDS, ShopSettings
-from shared.web import json_response, parse_body
+from shared.web import Response, Router, json_response, parse_body
 
 router = Router()
 

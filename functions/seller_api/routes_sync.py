@@ -6,12 +6,9 @@ its domain errors (LimitReached → 429 with Retry-After, NotFound, Conflict, Un
 
 from __future__ import annotations
 
-from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.api_gateway import Router
-
 from functions.seller_api.routes_orders import order_view
 from shared import wiring
-from shared.web import json_response
+from shared.web import Response, Router, json_response
 
 router = Router()
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -18,7 +17,7 @@ from shared import wiring
 from shared.logic.intake import Topic
 from shared.models.errors import BadRequest, DomainError, Invalid, NotAuthorized, TooLarge
 from shared.observability import logger, metrics, tracer
-from shared.web import install_error_handlers, json_response, request_body, status_of
+from shared.web import APIGatewayHttpResolver, Response, install_error_handlers, json_response, request_body, status_of
 
 app = APIGatewayHttpResolver()
 # The metric suffix of each rejection (WebhookRejected_<reason>).

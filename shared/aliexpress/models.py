@@ -87,7 +87,8 @@ Bool = Annotated[bool, BeforeValidator(lambda v: False if v is None or v == "" e
 
 class _Model(BaseModel):
     # extra="allow": undocumented fields stay reachable (model.model_extra) instead of being dropped.
-    model_config = ConfigDict(extra="allow", populate_by_name=True, coerce_numbers_to_str=True)
+    # defer_build: a model is built when first used, not at import (cold starts: most functions use a few).
+    model_config = ConfigDict(extra="allow", populate_by_name=True, coerce_numbers_to_str=True, defer_build=True)
 
 
 class Money(_Model):

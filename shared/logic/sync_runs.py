@@ -15,15 +15,17 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import BaseModel, Field, ValidationError
 
 from shared.data.sync_runs import Counts, SyncRun
-from shared.logic.order_sync import Syncer, SyncOutcome
 from shared.models.order import utcnow
 from shared.observability import logger
 from shared.validation import validation_summary
+
+if TYPE_CHECKING:  # the run starter never syncs an order: it need not import the AliExpress client at all
+    from shared.logic.order_sync import Syncer
 
 KEYS_PER_MESSAGE = 10  # orders per SQS message: small, so the last messages of a run finish together
 SHARD_PAGE = 400  # keys read from one SyncIndex shard per shard message
@@ -234,6 +236,8 @@ def _shard_children(deps: RunDeps, message: ShardMessage) -> list[dict[str, Any]
 
 def _sync_orders(syncer: Syncer, message: OrdersMessage, by_shop: dict[str, Counts],
                  time_left: Callable[[], float]) -> list[dict[str, Any]]:
+    from shared.logic.order_sync import SyncOutcome  # here: only the workers sync orders
+
     done = 0
     for shop, order_id in message.keys:
         if done and time_left() < MIN_SECONDS_PER_ORDER:

@@ -34,7 +34,8 @@ class OrderStatus(StrEnum):
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    # defer_build: each model's validator is built at its first use, not at import (cold start).
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
 
 class LineItem(_Model):

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from shared.models.order import utcnow
 
+# Every model here has defer_build: its validator is built at first use, not at import (cold start).
 LOG_KEEP = 50  # change-log entries kept per product (the oldest go first)
 SHIPS_FROM_PROPERTY = "200007763"  # AliExpress's "Ships From" SKU property
 Amount = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=2)]
@@ -34,6 +35,8 @@ class ProductStatus(StrEnum):
 
 
 class OptionValue(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     value_id: str
     name: str  # what the seller sees: the supplier's custom name when there is one
     standard_name: str | None = None  # AliExpress's own value ("Light Grey" beside the custom "400ml")
@@ -41,6 +44,8 @@ class OptionValue(BaseModel):
 
 
 class SupplierOption(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     property_id: str
     name: str
     values: list[OptionValue] = Field(default_factory=list)
@@ -51,6 +56,8 @@ class SupplierOption(BaseModel):
 
 
 class SupplierSku(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     sku_id: str
     sku_attr: str  # what ds.order.create needs ("" for single-SKU products)
     cost: Decimal  # offer_sale_price: what the seller pays, in `currency`
@@ -62,6 +69,8 @@ class SupplierSku(BaseModel):
 
 
 class SupplierProduct(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     product_id: str
     title: str
     description_html: str = ""
@@ -85,7 +94,7 @@ class SupplierProduct(BaseModel):
 class DraftEdits(BaseModel):
     """Edits are kept apart from the supplier's data, so a refresh re-applies them to fresh data."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     title: str | None = None
     description_html: str | None = None  # already sanitised
@@ -102,6 +111,8 @@ class DraftEdits(BaseModel):
 
 
 class ListingVariant(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     sku_id: str
     sku_attr: str
     options: list[str]
@@ -119,11 +130,15 @@ class ListingVariant(BaseModel):
 
 
 class ListingOption(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     name: str
     values: list[str]
 
 
 class Listing(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     title: str
     body_html: str
     options: list[ListingOption]
@@ -141,7 +156,7 @@ class PriceRange(BaseModel):
     """`kind` applies to costs in [min_cost, max_cost): multiplier (cost x value), markup (cost + value) or fixed
     (the price is value)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     min_cost: Amount = Decimal("0")
     max_cost: Amount | None = None
@@ -152,14 +167,14 @@ class PriceRange(BaseModel):
 class CompareAtRule(BaseModel):
     """Compare-at from the selling price (never AliExpress's inflated sku_price by default)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     kind: Literal["none", "multiplier", "markup", "list_price"] = "none"
     value: Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=4)] = Decimal("0")
 
 
 class PricingRules(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     ranges: list[PriceRange] = Field(
         default_factory=lambda: [PriceRange(kind="multiplier", value=Decimal("2"))], min_length=1, max_length=20)
@@ -187,7 +202,7 @@ class PricingRules(BaseModel):
 class MonitorRules(BaseModel):
     """What a daily check (or "refresh now") does, like ShopBase's own Ali Dropship Connector."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     enabled: bool = True
     product_gone: Literal["unpublish", "zero_quantity"] = "unpublish"
@@ -195,7 +210,7 @@ class MonitorRules(BaseModel):
 
 
 class ProductRules(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
     shop: str
     pricing: PricingRules = Field(default_factory=PricingRules)
@@ -207,6 +222,8 @@ class ProductRules(BaseModel):
 
 
 class LogEntry(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     at: datetime = Field(default_factory=utcnow)
     kind: str  # imported, edited, pushed, repriced, stock, variant_gone, product_gone, cost_changed, …
     message: str
@@ -216,12 +233,16 @@ class PushIntent(BaseModel):
     """Written before POST /admin/products.json: the handle and tag the store product is created with, so a
     retry after a timeout or a crash finds the product that was created instead of creating a second one."""
 
+    model_config = ConfigDict(defer_build=True)
+
     handle: str
     started_at: datetime
     attempts: int = 1
 
 
 class PushedVariant(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     sku_id: str
     sku_attr: str
     variant_id: str
@@ -234,7 +255,7 @@ class PushedVariant(BaseModel):
 class ImportedProduct(BaseModel):
     """One AliExpress product in a shop: a draft in the import list, then the store product it became."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
     shop: str
     product_id: str  # AliExpress's; also the key (one import per product per shop)

@@ -26,7 +26,7 @@ from shared.models.order import (
 
 
 class _Out(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)  # built at first use, not at import (cold start)
 
 
 class _OrderHead(_Out):

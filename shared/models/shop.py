@@ -23,7 +23,7 @@ def is_valid_shop(shop: str) -> bool:
 class ShopSecrets(BaseModel):
     """What only the shop and we know: the webhook signing secret, the ShopBase token, the API token's hash."""
 
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)  # built at first use
 
     webhook_secret: SecretStr
     shopbase_access_token: SecretStr | None = None
@@ -41,7 +41,7 @@ class ShopSettings(BaseModel):
     need `both_channels`; settings stored with both on and no confirmation (both were on by default before)
     read as our email only."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
     shop: str
     auto_place: bool = False  # place new paid orders on AliExpress automatically
@@ -90,7 +90,7 @@ class ShopSettings(BaseModel):
 class Link(BaseModel):
     """A store variant linked to one AliExpress SKU (checked against ds.product.get when made)."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
     shop: str
     variant_id: str

@@ -234,7 +234,8 @@ BoundedStatus = Annotated[CodeChars | None, BeforeValidator(_status)]
 
 
 class ShopBaseModel(BaseModel):
-    model_config = ConfigDict(extra="allow", coerce_numbers_to_str=True)
+    # defer_build: built at first use, not at import (cold start); subclasses' configs merge with this one.
+    model_config = ConfigDict(extra="allow", coerce_numbers_to_str=True, defer_build=True)
 
     def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
         # Only declared fields marked repr=True: extras may carry customer data.
