@@ -23,6 +23,7 @@ from shared.batch import batch_handler
 from shared.logic.placement import PlacementResult
 from shared.models.shop import SHOP_NAME
 from shared.observability import logger, metrics, tracer
+from shared.validation import validation_summary
 
 
 class PlacementMessage(BaseModel):
@@ -42,17 +43,11 @@ class MalformedMessage(ValueError):
     """The message can never be placed: reported failed alone, so the redrive parks it in the DLQ."""
 
 
-def _reason(error: ValidationError) -> str:
-    # Locations and messages only: the input may be large (or anything at all).
-    return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}"
-                     for e in error.errors(include_input=False, include_url=False))[:500]
-
-
 def parse(record: SQSRecord) -> PlacementMessage:
     try:
         return PlacementMessage.model_validate_json(record.body.encode("utf-8", "surrogateescape"))
     except ValidationError as error:
-        reason = _reason(error)
+        reason = validation_summary(error, root="body")  # the input may be large (or anything at all)
     except (TypeError, KeyError, UnicodeError) as error:
         reason = f"unreadable record: {type(error).__name__}"
     logger.warning("malformed placement message", extra={"message_id": record.message_id, "reason": reason})
