@@ -93,6 +93,7 @@ from shared.models.errors import (  # noqa: E402
     UpstreamFailed,
     shown,
 )
+from shared.models.json_body import read_json  # noqa: E402
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
@@ -164,21 +165,6 @@ def request_body(event: Mapping[str, Any]) -> bytes:
             return body.encode("utf-8", "surrogateescape")
         except UnicodeEncodeError:
             return body.encode("utf-8", "surrogatepass")
-
-
-def read_json(raw: bytes) -> Any:
-    """The JSON value of a body: BadRequest unless it is UTF-8 text holding JSON."""
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise BadRequest("body is not UTF-8 text") from error
-    try:
-        return json.loads(text)
-    except RecursionError as error:
-        # Past Python's recursion limit (about 1,000 levels); the models refuse any shallower nesting.
-        raise BadRequest("body is nested too deeply") from error
-    except ValueError as error:
-        raise BadRequest("body is not valid JSON") from error
 
 
 def parse_body(source: Mapping[str, Any] | str | bytes | None, model: type[ModelT]) -> ModelT:

@@ -10,7 +10,6 @@ Checked in this order, each failure a domain error the HTTP layer answers (nothi
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from secrets import token_hex
 from typing import Any
@@ -24,7 +23,8 @@ from shared.logic.intake import (
     apply_refund_webhook,
     body_hash,
 )
-from shared.models.errors import BadRequest, Invalid, NotAuthorized, TooLarge
+from shared.models.errors import Invalid, NotAuthorized, TooLarge
+from shared.models.json_body import read_json
 from shared.models.order import Order
 from shared.models.shopbase_order import ShopBaseOrder, ShopBaseRefund
 from shared.observability import tracer
@@ -40,32 +40,7 @@ _THROWAWAY_KEY = token_hex(32)
 
 def read_payload(body: bytes) -> Any:
     """The JSON value of a verified body; BadRequest for bytes that are not UTF-8 JSON of a bounded depth."""
-    try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise BadRequest("body is not UTF-8 text") from error
-    try:
-        payload = json.loads(text)
-    except RecursionError as error:
-        raise BadRequest(f"body is nested deeper than {MAX_JSON_DEPTH} levels") from error
-    except ValueError as error:
-        raise BadRequest("body is not valid JSON") from error
-    if _deeper_than(payload, MAX_JSON_DEPTH):
-        raise BadRequest(f"body is nested deeper than {MAX_JSON_DEPTH} levels")
-    return payload
-
-
-def _deeper_than(value: Any, limit: int) -> bool:
-    pending: list[tuple[Any, int]] = [(value, 1)]
-    while pending:
-        node, depth = pending.pop()
-        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else None
-        if children is None:
-            continue
-        if depth > limit:
-            return True
-        pending.extend((child, depth + 1) for child in children)
-    return False
+    return read_json(body, max_depth=MAX_JSON_DEPTH)
 
 
 class WebhookReceiver:
