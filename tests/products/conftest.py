@@ -129,8 +129,7 @@ class DynamoCalls:
     """DynamoDB requests per operation, counted at botocore (retries included) on the wired tables' clients."""
 
     def __init__(self) -> None:
-        self.calls: Counter[str] = Counter()  # the products' and shops' items
-        self.budget: Counter[str] = Counter()  # the fleet's AliExpress call budget (pk RATE#…): load-dependent
+        self.calls: Counter[str] = Counter()
         self._hooked: set[int] = set()
 
     def hook(self) -> DynamoCalls:
@@ -141,17 +140,14 @@ class DynamoCalls:
                 self._hooked.add(id(client))
         return self
 
-    def _count(self, model: Any, params: dict[str, Any], **_: Any) -> None:
-        body = json.loads(params.get("body") or b"{}")  # the request as sent (DynamoDB's JSON protocol)
-        key = str((body.get("Key") or {}).get("pk", {}).get("S", ""))
-        (self.budget if key.startswith("RATE#") else self.calls)[model.name] += 1
+    def _count(self, model: Any, **_: Any) -> None:
+        self.calls[model.name] += 1
 
     def total(self) -> int:
         return sum(self.calls.values())
 
     def reset(self) -> None:
         self.calls.clear()
-        self.budget.clear()
 
 
 def aliexpress_calls(ae: AliExpressSimulator) -> dict[str, int]:

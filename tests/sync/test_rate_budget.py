@@ -1,14 +1,12 @@
-"""The fleet-wide rate budget on DynamoDB: the slot lanes' two conditional paths, concurrent takers (threads
-with their own clients, against moto's server answering one request at a time as DynamoDB's per-item
-atomicity does) never given one slot twice, concurrent workers (each with its own budget holder, like
-separate Lambda containers) never over R calls in any second, and the sync-now limits. The schedule's rules
-have unit tests over fake clocks and an in-memory store (tests/unit/test_rate_budget.py)."""
+"""The fleet-wide rate budget on DynamoDB: concurrent workers (threads, each with its own budget holder, like
+separate Lambda containers) sharing one DynamoDB counter never exceed R calls in any second, and use most of
+it; the store's conditional writes and the sync-now limits. The pacing rules themselves have unit tests over
+a fake clock and store (tests/unit/test_rate_budget.py)."""
 
 from __future__ import annotations
 
 import bisect
 import math
-import random
 import threading
 import time
 import uuid
@@ -23,7 +21,7 @@ import requests
 from local.moto_serial import SerialMotoServer
 from local.template import load_template, table_create_args
 from shared.aliexpress.client import AliExpressClient
-from shared.data.rate_budget import KEEP_SECONDS, IntervalGate, RateBudgetStore, WindowLimit
+from shared.data.rate_budget import IntervalGate, RateBudgetStore, WindowLimit
 from shared.logic.rate_budget import RateBudget
 from simulators.aliexpress import AliExpressSimulator
 from tests.sync.conftest import ADDRESS, APP_KEY, APP_SECRET, SKIRT, SKIRT_SKU
@@ -42,32 +40,6 @@ def test_store_never_hands_out_more_than_the_cap(table: Any) -> None:
     assert list(store.take(102, 1, 10, not_before=9)) == []
 
 
-def test_slot_lanes_add_within_the_horizon_and_skip_a_lagging_past(table: Any) -> None:
-    store = RateBudgetStore(table)
-    grid = "51282051ns-20"
-    # A lane nobody took from: the lagging path starts it at `first` (never earlier).
-    taken = store.take_slots(grid, 3, 2, 500, 510, lagging=True, now=1000.0)
-    assert (taken.start, taken.count, taken.lanes) == (500, 2, {3: 502})
-    # In the future and within the horizon: ADD, whoever else took before.
-    taken = store.take_slots(grid, 3, 3, 500, 510, lagging=False, now=1000.0)
-    assert (taken.start, taken.count) == (502, 3) and taken.lanes[3] == 505
-    # A wrong guess is refused, not granted, and the answer carries the item as it is.
-    refused = store.take_slots(grid, 3, 1, 501, 510, lagging=True, now=1000.0)
-    assert refused.count == 0 and refused.lanes == {3: 505}
-    refused = store.take_slots(grid, 3, 1, 506, 510, lagging=False, now=1000.0)  # 505 < first: lagging
-    assert refused.count == 0 and refused.lanes == {3: 505}
-    refused = store.take_slots(grid, 3, 1, 500, 504, lagging=False, now=1000.0)  # beyond the horizon
-    assert refused.count == 0
-    # Lagging behind the clock: the past slots 505..519 are skipped, the counter only moves forward.
-    taken = store.take_slots(grid, 3, 1, 520, 530, lagging=True, now=1001.0)
-    assert (taken.start, taken.count) == (520, 1)
-    other = store.take_slots(grid, 7, 1, 90, 99, lagging=True, now=1001.0)
-    assert other.lanes == {3: 521, 7: 91} == store.lanes(grid)
-    item = table.get_item(Key=store.lanes_key(grid))["Item"]
-    assert item["expires_at"] == 1001 + KEEP_SECONDS  # pushed forward by every write: TTL after the last call
-    assert store.lanes("another-grid") == {}
-
-
 @pytest.fixture
 def atomic_table(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """The orders table on moto's server, one request at a time (local/moto_serial.py): DynamoDB's
@@ -81,36 +53,6 @@ def atomic_table(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     yield boto3.resource("dynamodb").Table(name)
     client.delete_table(TableName=name)
     server.stop()
-
-
-def test_concurrent_takers_never_get_one_slot_twice(atomic_table: Any) -> None:
-    # Takers with their own clients race on the same two lanes, on both paths (some believe the lane lags,
-    # some not; `first` moves on as if the clock did): every granted slot is given out once, and each lane's
-    # counter ends at the last slot granted.
-    name, grid, takers, rounds = atomic_table.name, "51282051ns-20", 6, 25
-    granted: list[tuple[int, int]] = []
-    lock = threading.Lock()
-
-    def taker(n: int) -> None:
-        store = RateBudgetStore(boto3.resource("dynamodb").Table(name))
-        rng = random.Random(n)
-        for i in range(rounds):
-            lane = rng.choice([0, 1])
-            first = 1000 + i * 2 + rng.randint(0, 3)
-            answer = store.take_slots(grid, lane, rng.randint(1, 3), first, first + 10_000,
-                                      lagging=rng.random() < 0.5, now=1000.0 + i)
-            with lock:
-                granted.extend((lane, q) for q in range(answer.start, answer.start + answer.count))
-
-    threads = [threading.Thread(target=taker, args=(n,)) for n in range(takers)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert len(granted) == len(set(granted)) > takers * rounds / 4
-    counters = RateBudgetStore(atomic_table).lanes(grid)
-    for lane in (0, 1):
-        assert counters[lane] == max(q for ln, q in granted if ln == lane) + 1
 
 
 def test_concurrent_workers_stay_under_r_every_second(atomic_table: Any) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import math
-import threading
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -18,7 +17,6 @@ from typing import Any, TypeVar
 
 from shared.aliexpress.errors import AliExpressError
 from shared.aliexpress.models import TrackingPackage, TradeOrder
-from shared.data.rate_budget import LaneTake
 from shared.data.sync_runs import Counts, SyncRun
 from shared.logic.accounts import AliExpressDisconnected
 from shared.logic.order_sync import SyncOutcome, SyncResult
@@ -202,53 +200,22 @@ class FakeClock:
         self.now += seconds
 
 
-class InMemorySlots:
-    """Fake of `shared.data.rate_budget.RateBudgetStore`'s slot lanes: one counter per lane and grid, each
-    write one conditional write with the same two paths (ADD within [first, last]; SET past a lagging
-    counter) answering the item as it then is, and a read of every lane. Thread-safe (a fleet of budgets
-    may share it). `calls`, `refused` count the writes, `reads` the reads; `handed` records every (grid,
-    lane, slot) given out; `before_write` lets a test act as another writer just before a write lands."""
+class InMemoryPermits:
+    """Fake of `shared.data.rate_budget.RateBudgetStore`: a counter per window, never past the cap; a
+    counter lagging behind `not_before` skips the past indices instead of handing them out."""
 
     def __init__(self) -> None:
-        self.counters: dict[str, dict[int, int]] = {}
-        self.calls = 0  # writes
-        self.reads = 0
-        self.refused = 0
-        self.handed: list[tuple[str, int, int]] = []
-        self.before_write: Callable[[], None] | None = None
-        self.answer_time: Callable[[], None] | None = None  # called before every answer (e.g. a sleep)
-        self._lock = threading.Lock()
+        self.used: Counter[int] = Counter()
+        self.calls = 0
 
-    def take_slots(self, grid: str, lane: int, count: int, first: int, last: int, *, lagging: bool,
-                   now: float) -> LaneTake:
-        if self.before_write is not None:
-            hook, self.before_write = self.before_write, None
-            hook()
-        if self.answer_time is not None:
-            self.answer_time()
-        with self._lock:
-            self.calls += 1
-            lanes = self.counters.setdefault(grid, {})
-            counter = lanes.get(lane)
-            if lagging:
-                granted = counter is None or counter < first
-                start = first
-            else:
-                granted = counter is not None and first <= counter <= last
-                start = counter if counter is not None else 0
-            if not granted:
-                self.refused += 1
-                return LaneTake(0, 0, dict(lanes))
-            lanes[lane] = start + count
-            self.handed.extend((grid, lane, q) for q in range(start, start + count))
-            return LaneTake(start, count, dict(lanes))
-
-    def lanes(self, grid: str) -> dict[int, int]:
-        if self.answer_time is not None:
-            self.answer_time()
-        with self._lock:
-            self.reads += 1
-            return dict(self.counters.get(grid, {}))
+    def take(self, second: int, wanted: int, cap: int, not_before: int = 0) -> range:
+        self.calls += 1
+        start = max(self.used[second], not_before)
+        end = min(cap, start + wanted)
+        if end <= start:
+            return range(0)
+        self.used[second] = end
+        return range(start, end)
 
 
 class InMemoryInterval:
