@@ -6,11 +6,14 @@
 - modules an order's path imports: the project modules the four handlers on the path (webhook → sync
   worker → tracking push → customer email) import, directly or not (grimp, type-only imports excluded),
   and the same for the files that run the path's code (`ORDER_PATH`, listed in docs/architecture.md);
+- files to open to follow an order from webhook to email: those the path table of docs/architecture.md
+  names (its section "The path of one order, file by file"), each once;
 - `duplicates` pairs with neither side under tests/.
 """
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -38,6 +41,26 @@ def imported_modules() -> int:
     return len({m for m in seen if not m.endswith("__init__")})
 
 
+def files_on_the_order_path() -> list[str]:
+    doc = (ROOT / "docs" / "architecture.md").read_text()
+    section = doc.split("## The path of one order", 1)[1].split("\n## ", 1)[0]
+    # A name without a folder ("sync_status_map.py") is a sibling of the file named before it on its line.
+    files: list[str] = []
+    for line in section.splitlines():
+        folder = ""
+        for name in re.findall(r"`([\w/]+\.py)`", line):
+            if "/" in name:
+                folder = name.rsplit("/", 1)[0]
+            elif folder:
+                name = f"{folder}/{name}"
+            if name not in files:
+                files.append(name)
+    missing = [name for name in files if not (ROOT / name).is_file()]
+    if missing:
+        raise SystemExit(f"docs/architecture.md names files that do not exist: {missing}")
+    return files
+
+
 def duplicate_pairs_outside_tests() -> int | None:
     if shutil.which("duplicates") is None:
         return None
@@ -51,6 +74,7 @@ def main() -> None:
     name, lines = largest_shared_file()
     print(f"largest file in shared/: {name} ({lines} lines)")
     print(f"modules imported by the order path's four handlers: {imported_modules()}")
+    print(f"files to follow an order (docs/architecture.md's path table): {len(files_on_the_order_path())}")
     pairs = duplicate_pairs_outside_tests()
     print(f"duplicates pairs outside tests/: {pairs if pairs is not None else 'n/a (duplicates not on PATH)'}")
 

@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("AWS_ACCOUNT_ID_ENDPOINT_MODE", "disabled")
 
 from bench.tracking_lag import describe, lags, packages  # noqa: E402
-from local.demo import Demo, _lines_for, _order_payload, _sync, catalog, step_products  # noqa: E402
+from local.demo import Demo, catalog, lines_for, order_payload, step_products, sync_at  # noqa: E402
 from local.ses_outbox import read_backend  # noqa: E402
 from local.stack import Stack, StackConfig  # noqa: E402
 from local.stack_client import SellerApi, place_orders, time_travel_env  # noqa: E402
@@ -92,7 +92,7 @@ def run(stack: Stack, n_orders: int, n_shops: int, load_start: float) -> int:
     stack.shopbase.set_delivery(duplicate_rate=0.3, reorder=True)
     for number in range(1, n_orders + 1):
         demo = demos[(number - 1) % n_shops]
-        payload = _order_payload(demo, number, paid=True, variants=_lines_for(demo, "happy"))
+        payload = order_payload(demo, number, paid=True, variants=lines_for(demo, "happy"))
         stack.shopbase.create_order(demo.shop, payload)
     settle(stack, "webhooks")
     mark = phase("webhooks (store → Awaiting Order)", mark)
@@ -103,11 +103,11 @@ def run(stack: Stack, n_orders: int, n_shops: int, load_start: float) -> int:
     mark = phase("placement (Place all, inline and by the worker)", mark)
     ae_ids = [str(order["order_id"]) for order in stack.aliexpress.orders()]
     stack.aliexpress.pay(ae_ids)
-    _sync(demos[0], 0)
+    sync_at(demos[0], 0)
     settle(stack, "sync 00:00")
     mark = phase("pay on AliExpress + the 00:00 sync", mark)
     stack.aliexpress.advance(seconds=26 * 3600)
-    _sync(demos[0], 12)
+    sync_at(demos[0], 12)
     settle(stack, "sync 12:00")
     phase("ship + the 12:00 sync → fulfillments → emails", mark)
     end_to_end = time.monotonic() - t0

@@ -1,35 +1,52 @@
 """Status sync throughput: the real starter + worker handlers over moto and the AliExpress simulator.
 
-    .venv/bin/python bench/sync_throughput.py --orders 10000 --rate 20 --latency 0.15 --workers 24
+    .venv/bin/python bench/sync_throughput.py --orders 2000 --rate 20 --latency 0.15 --workers 24
+    .venv/bin/python bench/sync_throughput.py --orders 2000 --rate 50 --latency 0.15 --workers 64
 
 moto (local/moto_serial.py: moto's server, one request at a time, i.e. DynamoDB's per-request atomicity) and
 the AliExpress simulator (`python -m simulators.aliexpress`) run as child processes on loopback: in-process
 moto serialises every thread on its backend lock and the GIL, and its threaded server lets two conditional
-updates of one item both pass, neither of which real DynamoDB does.
+updates of one item both pass, neither of which real DynamoDB does. The simulator stands for AliExpress's
+gateway, whose clock is not delayed by this machine's load: it runs at a higher priority (--sim-nice, -10;
+needs root, else ignored) with a short thread switch interval (--sim-switch-interval), so that it stamps a
+request's arrival when the request arrives, not when its process or thread next gets the CPU.
 
 Setup (not measured): N store orders across --shops shops in the table,
 each with one AliExpress order placed on the simulator through the real client (no latency, no limit during
 setup), a mix of unpaid, paid and shipped (--shipped, --paid). Then the simulator answers with --latency
 seconds and refuses calls above --rate per sliding second (ApiCallLimit); ALIEXPRESS_CALLS_PER_SECOND = R.
 
-Measured: the starter's handler claims the run and enqueues the shards; --workers threads (each a "container"
-with its own clients and rate-budget holder) poll the moto SQS queue and call the worker's real handler
-until the run records its end. Then one extra worker invocation runs under tracemalloc for its peak memory.
+Measured: the starter's handler claims the run and enqueues the shards; --workers OS processes (each a Lambda
+"container": its own interpreter, clients and rate-budget holder; --threads > 1 runs that many containers as
+threads of each process) call the worker's real handler with the batches one poller (this process, as
+Lambda's event source mapping: a long poll of 2 messages while a container is free) hands them, until the run
+records its end. The processes are started and their clients built before the clock starts (warm containers;
+a cold start's imports on this shared 2-core machine would be measured as budget left unused). Then one
+extra worker invocation runs under tracemalloc (in this process) for its peak memory.
+
+Rate-budget figures: every DynamoDB call on the budget's items (pk RATE#aliexpress…) is counted by a botocore
+hook in each container, with how many the table refused (ConditionalCheckFailed), next to the AliExpress calls;
+client side, when each call was let through and when its request went to the socket (the shortest time that
+R + 1 of them took: over 1 s, no sliding second held more than R), and how late the budget's sleeps woke.
+`--budget max_batch=2` (any RateBudget keyword) compares settings.
 """
 
 from __future__ import annotations
 
 import argparse
 import bisect
+import contextlib
 import json
+import multiprocessing
 import os
+import re
 import socket
 import subprocess
 import sys
 import threading
 import time
 import tracemalloc
-from collections import Counter
+from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -72,25 +89,54 @@ class Context:
 
 
 class WriteHook:
-    """Counts DynamoDB writes per order item (sk ORDER#…), through botocore's event system."""
+    """Counts DynamoDB writes per order item (sk ORDER#…), and every call on the rate budget's items (pk
+    RATE#aliexpress…) with the refused ones, through botocore's event system (one per container)."""
 
     WRITES = {"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"}
+    BUDGET_PK = "RATE#aliexpress"
 
     def __init__(self) -> None:
         self.by_order: Counter[str] = Counter()
         self.other = 0
+        self.budget_calls: Counter[str] = Counter()  # by operation
+        self.budget_refused = 0  # conditional writes the table refused
+        self.ops: Counter[str] = Counter()  # every DynamoDB request, by operation
         self.lock = threading.Lock()
 
-    def __call__(self, params: dict[str, Any], model: Any, **_: Any) -> None:
+    def attach(self, client: Any) -> None:
+        client.meta.events.register("provide-client-params.dynamodb.*", self)
+        client.meta.events.register("after-call.dynamodb.*", self.after_call)
+
+    def __call__(self, params: dict[str, Any], model: Any, context: dict[str, Any] | None = None,
+                 **_: Any) -> None:
+        with self.lock:
+            self.ops[model.name] += 1
+        key = params.get("Key") or params.get("Item") or {}
+        if str(key.get("pk", "")).startswith(self.BUDGET_PK):
+            if context is not None:
+                context["bench_budget"] = True
+            with self.lock:
+                self.budget_calls[model.name] += 1
+            return
         if model.name not in self.WRITES:
             return
-        key = params.get("Key") or params.get("Item") or {}
         sk = str(key.get("sk", ""))
         with self.lock:
             if sk.startswith("ORDER#"):
                 self.by_order[sk[6:].lstrip("0")] += 1
             else:
                 self.other += 1
+
+    def after_call(self, parsed: dict[str, Any], context: dict[str, Any] | None = None, **_: Any) -> None:
+        if context and context.get("bench_budget") and \
+                (parsed.get("Error") or {}).get("Code") == "ConditionalCheckFailedException":
+            with self.lock:
+                self.budget_refused += 1
+
+    def result(self) -> dict[str, Any]:
+        with self.lock:
+            return {"by_order": dict(self.by_order), "other": self.other, "budget_calls": dict(self.budget_calls),
+                    "budget_refused": self.budget_refused, "ops": dict(self.ops)}
 
 
 def sqs_event(messages: list[dict[str, Any]], arn: str) -> dict[str, Any]:
@@ -119,14 +165,22 @@ def wait_for(url: str, timeout: float = 30.0) -> None:
 
 
 def main() -> None:
-    # Each worker thread stands for its own Lambda container; on Lambda they share no GIL. A short switch
-    # interval keeps a thread woken for its rate-budget slot from queueing behind the others' Python work.
-    sys.setswitchinterval(0.0005)
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--orders", type=int, default=10_000)
     parser.add_argument("--rate", type=float, default=20.0, help="AliExpress calls/s (hard limit and budget)")
     parser.add_argument("--latency", type=float, default=0.15, help="seconds per AliExpress call")
-    parser.add_argument("--workers", type=int, default=24, help="worker threads (concurrent 'containers')")
+    parser.add_argument("--workers", type=int, default=24, help="worker processes (concurrent 'containers')")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="containers per worker process (threads, each its own clients and budget holder)")
+    parser.add_argument("--timeline", action="store_true", help="print the calls of every second of the run")
+    parser.add_argument("--budget", action="append", default=[], metavar="OPTION=VALUE",
+                        help="a RateBudget keyword option for the workers (e.g. max_batch=2), to compare settings")
+    parser.add_argument("--sim-switch-interval", type=float, default=0.0005,
+                        help="the simulator's thread switch interval (Python's default is 0.005): a request's "
+                             "arrival is stamped without waiting for another of its threads' 5 ms turn")
+    parser.add_argument("--sim-nice", type=int, default=-10,
+                        help="nice value of the AliExpress simulator (0: as the rest): it stands for AliExpress's "
+                             "gateway, whose clock is not delayed by this machine's load")
     parser.add_argument("--shops", type=int, default=20)
     parser.add_argument("--shipped", type=float, default=0.2, help="fraction shipped since the last sync")
     parser.add_argument("--paid", type=float, default=0.4, help="fraction paid, not shipped (unchanged)")
@@ -135,9 +189,10 @@ def main() -> None:
     children = [
         subprocess.Popen([sys.executable, "-m", "local.moto_serial", "--port", str(moto_port)],
                          cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL),
-        subprocess.Popen([sys.executable, "-m", "simulators.aliexpress", "--port", str(sim_port), "--app-key",
-                          APP_KEY, "--app-secret", APP_SECRET, "--seed", "7"],
-                         cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL),
+        subprocess.Popen([sys.executable, "-c", SIMULATOR, str(args.sim_switch_interval), "--port", str(sim_port),
+                          "--app-key", APP_KEY, "--app-secret", APP_SECRET, "--seed", "7"],
+                         cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                         preexec_fn=(lambda: renice(args.sim_nice)) if args.sim_nice else None),
     ]
     try:
         os.environ["AWS_ENDPOINT_URL"] = f"http://127.0.0.1:{moto_port}"
@@ -149,6 +204,18 @@ def main() -> None:
         for child in children:
             child.terminate()
             child.wait(timeout=10)
+
+
+REQUEST_STAMP = re.compile(r'"request_id"\s*:\s*"[0-9a-f]{8}(\d{13})')
+# `python -m simulators.aliexpress …` with the thread switch interval given first (see --sim-switch-interval).
+SIMULATOR = ("import runpy, sys; sys.setswitchinterval(float(sys.argv.pop(1))); "
+             "runpy.run_module('simulators.aliexpress', run_name='__main__', alter_sys=True)")
+
+
+def renice(value: int) -> None:
+    """In the child before exec: every thread it starts inherits the priority (needs root to raise it)."""
+    with contextlib.suppress(OSError):
+        os.nice(value)
 
 
 class Sim:
@@ -248,83 +315,68 @@ def run_bench(args: argparse.Namespace, sim_url: str) -> None:
     sim("reset_stats")
     setup_s = time.monotonic() - t_setup
 
-    # Instrumentation only: when each call was let through by the budget (client side).
-    from shared.logic.rate_budget import RateBudget
-    stamps: list[float] = []
-    real_acquire = RateBudget.acquire
-
-    def recording_acquire(self: RateBudget, api_name: str = "") -> None:
-        real_acquire(self, api_name)
-        stamps.append(time.time())
-
-    RateBudget.acquire = recording_acquire  # type: ignore[method-assign]
     hook = WriteHook()
+    hook.attach(wiring.table().meta.client)  # this process: the starter and the run-end polls
 
-    def count_writes() -> None:
-        # Every thread has its own table resource (the wiring builds one per thread): hook each of them.
-        wiring.table().meta.client.meta.events.register("provide-client-params.dynamodb.*", hook)
-
-    count_writes()
+    # ---------------------------------------------------------------- the worker processes, warmed up
+    spawn = multiprocessing.get_context("spawn")
+    done = spawn.Event()
+    reports: Any = spawn.Queue()
+    # SQS → containers as Lambda's event source mapping does: one poller hands each batch to a free container.
+    idle: Any = spawn.Semaphore(0)
+    work: Any = spawn.Queue()
+    env = {k: v for k, v in os.environ.items() if k.startswith(("AWS_", "POWERTOOLS_", "ALIEXPRESS_", "SYNC_",
+                                                                 "TABLE_NAME"))}
+    budget_options = {k: float(v) if "." in v else int(v) for k, v in (o.split("=", 1) for o in args.budget)}
+    config = {"queue_url": queue_url, "queue_arn": queue_arn, "threads": args.threads, "env": env,
+              "budget": budget_options}
+    processes = [spawn.Process(target=worker_process, args=(n, config, reports, idle, work), daemon=True)
+                 for n in range(args.workers)]
+    for p in processes:
+        p.start()
+    for _ in range(args.workers * args.threads):
+        kind, detail = reports.get(timeout=600)
+        if kind != "ready":
+            raise RuntimeError(f"a worker process did not start: {detail}")
 
     # ---------------------------------------------------------------- measured: one scheduled run
-    slot = "2026-11-26T12:00:00Z"
     t0 = time.monotonic()
-    started = starter.lambda_handler({"scheduled_time": slot}, Context(function_name="bench-sync-status"))
+    wall0 = time.time()
+    # No scheduled time: a manual invoke, the 00:00/12:00 slot we are in (a fixed slot ages out: refused).
+    started = starter.lambda_handler({}, Context(function_name="bench-sync-status"))
+    poller = threading.Thread(target=dispatch, args=(queue_url, idle, work, done), daemon=True)
+    poller.start()
     run_id = started["run_id"]
     runs = wiring.sync_runs()
-    done = threading.Event()
-    errors: list[str] = []
-    handled = Counter[str]()
-
-    budgets: list[Any] = []
-
-    def work(n: int) -> None:
-        count_writes()
-        try:
-            loop(n)
-        finally:
-            budgets.append(wiring.rate_budget())  # this thread's ("container's") budget holder
-
-    def loop(n: int) -> None:
-        client = boto3.client("sqs")
-        idle_since: float | None = None
-        while not done.is_set():
-            batch = client.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=2).get("Messages", [])
-            if not batch:
-                idle_since = idle_since or time.monotonic()
-                if time.monotonic() - idle_since > 30:
-                    return
-                time.sleep(0.5)  # an idle poller (no long polling: the serial moto would block on it)
-                continue
-            idle_since = None
-            try:
-                response = worker.lambda_handler(sqs_event(batch, queue_arn), Context())
-            except Exception as error:  # a crashed invocation: its messages come back
-                errors.append(repr(error))
-                continue
-            failed = {f["itemIdentifier"] for f in response["batchItemFailures"]}
-            for m in batch:
-                if m["MessageId"] not in failed:
-                    client.delete_message(QueueUrl=queue_url, ReceiptHandle=m["ReceiptHandle"])
-                else:
-                    errors.append("message failed")
-                    client.change_message_visibility(QueueUrl=queue_url, ReceiptHandle=m["ReceiptHandle"],
-                                                     VisibilityTimeout=0)
-            handled[str(n)] += len(batch)
-
-    threads = [threading.Thread(target=work, args=(n,), daemon=True) for n in range(args.workers)]
-    for t in threads:
-        t.start()
     while True:
-        time.sleep(0.5)
+        time.sleep(0.05)
         if runs.ended(run_id):  # a GetItem: moto answers every Query with a full scan
             break
-        if not any(t.is_alive() for t in threads):
+        if not any(p.is_alive() for p in processes):
             break
     elapsed = time.monotonic() - t0
+    wall_end = time.time()
     done.set()
-    for t in threads:
-        t.join(timeout=10)
+    poller.join(timeout=10)
+    for _ in range(args.workers * args.threads):
+        work.put(None)
+    results = []
+    for _ in range(args.workers):
+        try:
+            results.append(reports.get(timeout=60))
+        except Exception:  # a process died: its figures are missing (reported below)
+            break
+    for p in processes:
+        p.join(timeout=10)
+    stamps = sorted(t for r in results for t in r["stamps"])
+    errors = [e for r in results for e in r["errors"]]
+    for r in results:
+        for oid, count in r["writes"]["by_order"].items():
+            hook.by_order[oid] += count
+        hook.other += r["writes"]["other"]
+        hook.budget_calls.update(r["writes"]["budget_calls"])
+        hook.budget_refused += r["writes"]["budget_refused"]
+        hook.ops.update(r["writes"]["ops"])
     run = runs.get(run_id)
     stats = sim("stats")
     calls = sum(stats["calls"].values())
@@ -357,10 +409,59 @@ def run_bench(args: argparse.Namespace, sim_url: str) -> None:
         middle = seconds[len(seconds) // 10: -(len(seconds) // 10) or None]
         steady = sum(per_second[s] for s in middle) / len(middle)
         print(f"  steady state (middle 80 %)  {steady / args.rate:8.3f}   ({steady:.1f}/s)")
-    stamps.sort()
+    if stamps:
+        print(f"  first call after the start  {stamps[0] - wall0:8.2f} s; run end after the last call "
+              f"{wall_end - stamps[-1]:.2f} s (fan-out and tail)")
+        span = stamps[-1] - stamps[0]
+        print(f"  first to last call          {(len(stamps) - 1) / max(span, 1e-9) / args.rate:8.3f}   "
+              f"({len(stamps)} calls in {span:.1f} s)")
+    gaps = sorted(g for r in results for g in r["gaps"] if g < 10)  # longer: between runs' messages, idle
+    if gaps:
+        q = [gaps[min(len(gaps) - 1, int(len(gaps) * f))] for f in (0.1, 0.5, 0.9, 0.99)]
+        print(f"  work between a container's calls (p10/p50/p90/p99) {' / '.join(f'{x * 1000:.0f}' for x in q)} ms")
+    slept = sorted(x for r in results for x in r["overslept"])
+    if slept:
+        q = [slept[min(len(slept) - 1, int(len(slept) * f))] * 1000 for f in (0.5, 0.9, 0.99)]
+        print(f"  budget sleeps overslept     p50 {q[0]:.1f} ms, p90 {q[1]:.1f} ms, p99 {q[2]:.1f} ms, "
+              f"max {slept[-1] * 1000:.1f} ms ({len(slept)} sleeps)")
+    invocations = sorted(h for r in results for h in r["handled"])
+    if invocations:
+        took = sorted(t for _, t, _ in invocations)
+        print("  first invocations (received after the start / seconds taken) "
+              + ", ".join(f"{at - wall0:.2f}/{t:.2f}" for at, t, _ in invocations[:6])
+              + f"; median {took[len(took) // 2]:.2f} s")
+    if len(stamps) > int(args.rate):
+        span = min(stamps[i + int(args.rate)] - stamps[i] for i in range(len(stamps) - int(args.rate)))
+        print(f"  shortest span of R + 1 calls {span:8.4f} s (client side; over 1 s: no sliding second holds R + 1)")
+        sent = sorted(t for r in results for t in r["sends"])
+        if len(sent) > int(args.rate):
+            span = min(sent[i + int(args.rate)] - sent[i] for i in range(len(sent) - int(args.rate)))
+            print(f"    … of R + 1 requests sent   {span:8.4f} s (when each went to the socket, after signing)")
+            delays = sorted(b - a for r in results if len(r["sends"]) == len(r["stamps"])
+                            for a, b in zip(r["stamps"], r["sends"], strict=True))
+            if delays:
+                q = [delays[min(len(delays) - 1, int(len(delays) * f))] * 1000 for f in (0.5, 0.99)]
+                print(f"    permit to socket           p50 {q[0]:.1f} ms, p99 {q[1]:.1f} ms, "
+                      f"max {delays[-1] * 1000:.1f} ms")
+    arrived = sorted((a for r in results for a in r["arrivals"]), key=lambda a: a[1])
+    if arrived:
+        late_by = sorted(stamp - sent for sent, stamp, _ in arrived)
+        q = [late_by[min(len(late_by) - 1, int(len(late_by) * f))] * 1000 for f in (0.5, 0.99)]
+        print(f"    socket to the simulator's stamp p50 {q[0]:.1f} ms, p99 {q[1]:.1f} ms, "
+              f"max {late_by[-1] * 1000:.1f} ms ({len(arrived)} answers; its clock in ms)")
+        accepted = [a for a in arrived if not a[2]]
+        for sent, stamp, refused in arrived:
+            if refused:  # the accepted calls in the simulator's second before it, and when they were sent
+                prior = [a for a in accepted if stamp - 1.0 < a[1] <= stamp]
+                if prior:
+                    print(f"    refused: {len(prior)} accepted in the second before (stamps), the first "
+                          f"{stamp - prior[0][1]:.3f} s before; sent {sent - prior[0][0]:.4f} s after it")
     window = max((bisect.bisect_right(stamps, t + 1.0 - 1e-9) - i for i, t in enumerate(stamps)), default=0)
     print(f"  max calls in any 1 s window {window:8d}   (client side; max in a wall-clock second "
           f"{max(per_second.values(), default=0)})")
+    if args.timeline and seconds:
+        print("  calls per second            " + " ".join(str(per_second.get(s, 0))
+                                                          for s in range(seconds[0], seconds[-1] + 1)))
     print(f"ApiCallLimit errors           {stats['api_call_limit_errors']:8d}   (goal 0)")
     print(f"peak accepted in any 1 s      {stats['peak_accepted_per_second']:8d}   (R = {args.rate:g})")
     print(f"calls per AliExpress order    {calls / ae_orders:8.3f}   (goal {1 + shipped_ae / ae_orders:.3f} "
@@ -369,16 +470,153 @@ def run_bench(args: argparse.Namespace, sim_url: str) -> None:
           f"({writes_unchanged} writes on {len(unchanged)} unchanged orders; goal 0)")
     print(f"order writes (changed orders) {sum(hook.by_order.values()) - writes_unchanged:8d}   "
           f"(shipped orders: {n_shipped})")
-    print(f"other writes (budget, runs)   {hook.other:8d}")
+    print(f"other writes (runs, …)        {hook.other:8d}")
+    budget_calls = sum(hook.budget_calls.values())
+    print(f"budget store calls            {budget_calls:8d}   ({budget_calls / max(1, calls):.3f} per AliExpress "
+          f"call; {hook.budget_refused} refused by their condition; {dict(hook.budget_calls)})")
+    requests = sum(hook.ops.values())
+    print(f"DynamoDB requests (workers)   {requests:8d}   ({requests / max(1, calls):.2f} per AliExpress call; "
+          f"{dict(hook.ops.most_common())})")
     if run is not None:
         print(f"run record                    examined={run.totals.examined} changed={run.totals.changed} "
               f"failed={run.totals.failed} shops={len(run.shops)} pending={run.pending} "
               f"started={run.started_at:%H:%M:%S} ended={run.ended_at and f'{run.ended_at:%H:%M:%S}'}")
     print(f"worker peak memory (1 message of {len(keys)} orders, tracemalloc) {peak / 1024 / 1024:.1f} MiB")
-    stats_of = [budget.stats for budget in budgets]
-    totals = {k: sum(getattr(st, k) for st in stats_of if st) for k in ("permits", "used", "wasted", "store_calls")}
-    print(f"rate budget                   {totals} waited={sum(st.waited_s for st in stats_of if st):.0f}s")
+    totals: dict[str, float] = defaultdict(float)
+    for r in results:
+        for name, value in r["budget"].items():
+            totals[name] = max(totals[name], value) if name.startswith("max_") else totals[name] + value
+    shown = {(k[:-2] + "_ms" if k.endswith("_s") and k.startswith("max_") else k):
+             (round(v * 1000, 1) if k.startswith("max_") else round(v, 1) if isinstance(v, float) else v)
+             for k, v in totals.items()}
+    print(f"rate budget                   {shown}")
+    print(f"worker processes              {len(results)} of {args.workers} reported, {args.threads} container(s) each"
+          + (f"; budget options {args.budget}" if args.budget else ""))
     print(f"worker errors                 {len(errors)} {errors[:3]}")
+
+
+def dispatch(queue_url: str, idle: Any, work: Any, done: Any) -> None:
+    """The event source mapping: while a container is free, one long poll (one batch of 2, as the bench's
+    batch size), handed to the first free container."""
+    client = boto3.client("sqs")
+    while not done.is_set():
+        if not idle.acquire(timeout=0.2):
+            continue
+        batch = client.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=2, WaitTimeSeconds=1).get(
+            "Messages", [])
+        if batch:
+            work.put(batch)
+        else:
+            idle.release()
+
+
+def worker_process(n: int, config: dict[str, Any], reports: Any, idle: Any, work: Any) -> None:
+    """One worker process: `threads` containers, each invoked with the batches the poller hands it."""
+    os.environ.update(config["env"])
+    if config["threads"] > 1:
+        # Threads of one process stand for containers that on Lambda share no GIL: a short switch interval
+        # keeps a thread woken for its rate-budget slot from queueing behind the others' Python work.
+        sys.setswitchinterval(0.0005)
+    from functions.sync_worker import app as worker
+    from shared import wiring
+    from shared.logic.rate_budget import RateBudget
+
+    wiring.reset()
+    if config["budget"]:  # the wiring builds RateBudget(store, R, headroom=…): other keyword defaults
+        RateBudget.__init__.__kwdefaults__.update(config["budget"])  # type: ignore[union-attr]
+    overslept: list[float] = []  # how much later than asked the budget's sleeps returned (a busy machine)
+
+    def timed_sleep(seconds: float) -> None:
+        asked = time.monotonic()
+        time.sleep(seconds)
+        overslept.append(time.monotonic() - asked - seconds)
+
+    RateBudget.__init__.__kwdefaults__["sleep"] = timed_sleep  # type: ignore[index]
+    stamps: list[float] = []
+    real_acquire = RateBudget.acquire
+
+    gaps: list[float] = []  # a container's time between one permit and asking for the next (its work)
+    last_out: dict[int, float] = {}
+
+    def recording_acquire(self: RateBudget, api_name: str = "") -> None:
+        # Instrumentation only: when each call was let through by the budget (client side).
+        asked = time.time()
+        if id(self) in last_out:
+            gaps.append(asked - last_out[id(self)])
+        real_acquire(self, api_name)
+        stamps.append(time.time())
+        last_out[id(self)] = stamps[-1]
+
+    RateBudget.acquire = recording_acquire  # type: ignore[method-assign]
+    sends: list[float] = []  # when each AliExpress request went to the socket (after the client signed it)
+    real_send = requests.Session.send
+    gateway = config["env"]["ALIEXPRESS_GATEWAY_URL"]
+
+    arrivals: list[tuple[float, float, bool]] = []  # (sent, the simulator's stamp, refused with ApiCallLimit)
+
+    def recording_send(self: requests.Session, request: Any, **kwargs: Any) -> Any:
+        if not str(request.url).startswith(gateway):
+            return real_send(self, request, **kwargs)
+        sent = time.time()
+        sends.append(sent)
+        response = real_send(self, request, **kwargs)
+        # The simulator's request id holds its clock (ms) when the call arrived, just before it was counted.
+        stamp = REQUEST_STAMP.search(response.text)
+        if stamp:
+            arrivals.append((sent, int(stamp.group(1)) / 1000, "ApiCallLimit" in response.text))
+        return response
+
+    requests.Session.send = recording_send  # type: ignore[method-assign]
+    hook = WriteHook()
+    errors: list[str] = []
+    budgets: list[Any] = []
+    handled: list[tuple[float, float, int]] = []  # (received at, handler seconds, messages)
+    queue_url, queue_arn = config["queue_url"], config["queue_arn"]
+
+    def container() -> None:
+        # A new thread is a new container for the wiring: its own clients and budget holder, built now (warm).
+        try:
+            wiring.run_deps(True)
+            budgets.append(wiring.rate_budget())
+            hook.attach(wiring.table().meta.client)
+            client = boto3.client("sqs")
+        except Exception as error:
+            reports.put(("error", repr(error)))
+            raise
+        reports.put(("ready", n))
+        while True:
+            idle.release()  # free: the poller may hand this container a batch
+            batch = work.get()
+            if batch is None:
+                return
+            received = time.time()
+            try:
+                response = worker.lambda_handler(sqs_event(batch, queue_arn), Context())
+                handled.append((received, time.time() - received, len(batch)))
+            except Exception as error:  # a crashed invocation: its messages come back
+                errors.append(repr(error))
+                continue
+            failed = {f["itemIdentifier"] for f in response["batchItemFailures"]}
+            for m in batch:
+                if m["MessageId"] not in failed:
+                    client.delete_message(QueueUrl=queue_url, ReceiptHandle=m["ReceiptHandle"])
+                else:
+                    errors.append("message failed")
+                    client.change_message_visibility(QueueUrl=queue_url, ReceiptHandle=m["ReceiptHandle"],
+                                                     VisibilityTimeout=0)
+
+    threads = [threading.Thread(target=container, daemon=True) for _ in range(config["threads"])]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    budget: dict[str, float] = defaultdict(float)
+    for b in budgets:
+        for name, value in vars(b.stats).items():
+            if isinstance(value, int | float):
+                budget[name] = max(budget[name], value) if name.startswith("max_") else budget[name] + value
+    reports.put({"n": n, "stamps": stamps, "sends": sends, "arrivals": arrivals, "overslept": overslept, "gaps": gaps,
+                 "handled": handled, "errors": errors, "writes": hook.result(), "budget": dict(budget)})
 
 
 if __name__ == "__main__":

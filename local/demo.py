@@ -232,7 +232,7 @@ def step_products(demo: Demo) -> str:
             f"{len(linked)} variants linked with no manual step; {UNLINKED[0]!r} never came from AliExpress")
 
 
-def _order_payload(demo: Demo, number: int, *, paid: bool, variants: list[Variant],
+def order_payload(demo: Demo, number: int, *, paid: bool, variants: list[Variant],
                    bad_address: bool = False) -> dict[str, Any]:
     from simulators.shopbase.orders import generate_order
 
@@ -253,7 +253,7 @@ def _order_payload(demo: Demo, number: int, *, paid: bool, variants: list[Varian
     return order
 
 
-def _lines_for(demo: Demo, role: str) -> list[Variant]:
+def lines_for(demo: Demo, role: str) -> list[Variant]:
     """Which variants an order holds: the role decides how many suppliers (AliExpress stores) it needs."""
     linked = [v for v in demo.variants if v.ae_product_id]
     by_product: dict[str, list[Variant]] = {}
@@ -280,7 +280,7 @@ def step_customers_order(demo: Demo, n_orders: int, two_suppliers: int = 1) -> s
         + [("two_packages", True)] * 2 + [("two_suppliers", True)] * two_suppliers)
     plan += [("happy", True)] * max(0, n_orders - len(plan))
     for number, (role, paid) in enumerate(plan, start=1):
-        payload = _order_payload(demo, number, paid=paid, variants=_lines_for(demo, role),
+        payload = order_payload(demo, number, paid=paid, variants=lines_for(demo, role),
                                  bad_address=role == "bad_address")
         demo.note(f"store order {number}/{len(plan)}")
         demo.stack.shopbase.create_order(demo.shop, payload)
@@ -349,7 +349,7 @@ def step_pay_on_aliexpress(demo: Demo) -> str:
     return f"{paid_orders} store orders paid on AliExpress{extra}; {unpaid} left unpaid (stays in Awaiting Payment)"
 
 
-def _sync(demo: Demo, hour: int) -> list[dict[str, Any]]:
+def sync_at(demo: Demo, hour: int) -> list[dict[str, Any]]:
     day = demo.stack.aliexpress.now() if demo.stack.aliexpress is not None else time.time()
     when = datetime.fromtimestamp(day, UTC).replace(hour=hour, minute=0, second=0, microsecond=0)
     demo.note(f"the status sync for {when:%Y-%m-%d %H:%M} UTC: run starter, then sync workers")
@@ -364,7 +364,7 @@ def _sync(demo: Demo, hour: int) -> list[dict[str, Any]]:
 def step_sync_midnight(demo: Demo) -> str:
     """00:00 UTC: the status sync sees the payments."""
     before = demo.counts()
-    runs = _sync(demo, 0)
+    runs = sync_at(demo, 0)
     for oid, role in demo.roles.items():
         if demo.expected[oid] == "awaiting_payment" and role != "unpaid_on_ae":
             demo.expected[oid] = "awaiting_shipment"
@@ -392,7 +392,7 @@ def step_ship(demo: Demo) -> str:
 def step_sync_noon(demo: Demo) -> str:
     """12:00 UTC: the sync finds tracking numbers; they go to ShopBase, customers get an email."""
     before = demo.counts()
-    runs = _sync(demo, 12)
+    runs = sync_at(demo, 12)
     for oid, status in demo.expected.items():
         if status == "awaiting_shipment":
             demo.expected[oid] = "fulfilled"

@@ -115,7 +115,8 @@ _model_driven = ActionResult.execute_result  # moto's own: the botocore model wa
 # The calls whose results moto writes with exactly the model's keys (DeleteItem, for one, adds a key the
 # serializer drops); tests/local/test_moto_serial.py checks each of them against the serializer.
 PLAIN_JSON_CALLS = frozenset({("dynamodb", op) for op in ("GetItem", "PutItem", "UpdateItem", "Query", "Scan",
-                                                          "BatchGetItem")} | {("dynamodbstreams", "GetRecords")})
+                                                          "BatchGetItem", "CreateTable", "DescribeTable")}
+                              | {("dynamodbstreams", "GetRecords")})
 
 
 def _holds_none(value: Any) -> bool:

@@ -15,6 +15,7 @@ os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "DropshipConnectorTest")
 os.environ.setdefault("TABLE_NAME", "dropship-orders-test")
 os.environ.pop("AWS_ENDPOINT_URL", None)
 
+import copy
 import functools
 import json
 import threading
@@ -111,13 +112,13 @@ def aws() -> Iterator[None]:
 
 
 @functools.cache
-def _template_table_args(name: str) -> str:
-    return json.dumps(table_create_args(load_template(), "OrdersTable", name))
+def _template_table_args(name: str) -> dict[str, Any]:
+    return table_create_args(load_template(), "OrdersTable", name)
 
 
 def _orders_table_args(name: str) -> dict[str, Any]:
     """The table's definition from the template, read once per process (a fresh copy for each table)."""
-    return dict(json.loads(_template_table_args(name)))
+    return copy.deepcopy(_template_table_args(name))
 
 
 @pytest.fixture

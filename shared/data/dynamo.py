@@ -20,10 +20,10 @@ BOTO_CONFIG = Config(
 )
 
 
-def table(name: str) -> Any:
+def table(name: str, config: Config = BOTO_CONFIG) -> Any:
     """The table `name` (built by the wiring, once per container). The endpoint comes from AWS_ENDPOINT_URL
     when set (moto locally), else the real one."""
-    return boto3.resource("dynamodb", config=BOTO_CONFIG).Table(name)
+    return boto3.resource("dynamodb", config=config).Table(name)
 
 
 def client(service: str) -> Any:

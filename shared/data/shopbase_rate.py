@@ -20,12 +20,12 @@ from __future__ import annotations
 from decimal import ROUND_CEILING, ROUND_HALF_EVEN, Decimal
 from typing import Any
 
-import boto3
 from boto3.dynamodb.conditions import Attr
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from shared.data.dynamo import condition_failed
+from shared.data.dynamo import table as dynamo_table
 from shared.data.orders import shop_pk
 
 SORT_KEY = "SBRATE"
@@ -35,7 +35,7 @@ _MICROSECOND = Decimal("0.000001")
 
 def rate_table(name: str) -> Any:
     """The table `name` on a client of its own, with the limiter's short timeouts and retries (the wiring)."""
-    return boto3.resource("dynamodb", config=RATE_CONFIG).Table(name)
+    return dynamo_table(name, RATE_CONFIG)
 
 
 def _number(value: float, rounding: str = ROUND_HALF_EVEN) -> Decimal:

@@ -153,8 +153,12 @@ def test_dynamodb_answers_in_plain_json_are_what_the_model_driven_serializer_wri
     dynamodb.put_item(TableName="t", Item=item, ReturnConsumedCapacity="TOTAL")
     dynamodb.put_item(TableName="t", Item={"pk": {"S": "SHOP#a"}, "sk": {"S": "ORDER#2"}, "n": {"N": "3"}})
     dynamodb.create_table(TableName="b", BillingMode="PAY_PER_REQUEST",
-                          AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-                          KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}])
+                          AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
+                                                {"AttributeName": "g", "AttributeType": "N"}],
+                          KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                          GlobalSecondaryIndexes=[{"IndexName": "by-g", "Projection": {"ProjectionType": "KEYS_ONLY"},
+                                                   "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}]}])
+    dynamodb.describe_table(TableName="b")
     dynamodb.put_item(TableName="b", Item={"pk": {"S": "x"}, "blob": {"B": b"\x00\xff"}})
     assert dynamodb.get_item(TableName="t", Key={"pk": item["pk"], "sk": item["sk"]})["Item"] == item
     dynamodb.get_item(TableName="t", Key={"pk": {"S": "nope"}, "sk": {"S": "nope"}})
@@ -192,7 +196,7 @@ def test_dynamodb_answers_in_plain_json_are_what_the_model_driven_serializer_wri
     assert model_only["dynamodb", "Scan"] == model_only["dynamodb", "DeleteItem"] == 1
     assert moto_serial.plain_json_answer("dynamodb", "GetItem", {"Item": {"blob": {"B": b"\x00"}}}) is None
     assert moto_serial.plain_json_answer("dynamodb", "Query", {"Items": [], "LastEvaluatedKey": None}) is None
-    assert moto_serial.plain_json_answer("dynamodb", "DescribeTable", {"Table": {"TableName": "t"}}) is None
+    assert moto_serial.plain_json_answer("dynamodb", "ListTables", {"TableNames": ["t"]}) is None
 
 
 @pytest.mark.parametrize("spare", [1, 0, -1])

@@ -125,3 +125,15 @@ def ship(order_id: str, *packages: Package) -> Order:
 
 def all_lines(store: dict[str, Any]) -> list[tuple[str, int]]:
     return [(str(li["id"]), int(li["quantity"])) for li in store["line_items"]]
+
+
+def two_packages_shipped(sim: ShopBaseSimulator, tap: StreamTap, first: str, second: str) -> tuple[str, list[Any]]:
+    """A store order of two lines, saved, then shipped as two packages (tracking numbers `first`, `second`),
+    the shop's settings warm in the consumer's cache (as for any record after a container's first): the
+    stream records a push of the two would get."""
+    store = store_order(sim, n_items=2)
+    (a_id, a_qty), (b_id, b_qty) = all_lines(store)
+    order = save(our_order(store))
+    ship(order.order_id, package(first, [(a_id, a_qty)]), package(second, [(b_id, b_qty)]))
+    wiring.cached_shop_settings().get_settings(SHOP)
+    return order.order_id, tap.read()

@@ -19,6 +19,7 @@ from tests.tracking.conftest import (
     sent_emails,
     ship,
     store_order,
+    two_packages_shipped,
 )
 from tests.tracking.streams import Mapping, StreamTap, pump
 
@@ -241,12 +242,7 @@ def test_one_order_read_one_write_and_one_shopbase_call_per_package(env: None, s
                                                                     tap: StreamTap, push: Mapping) -> None:
     """Issue 11, counted through moto and the simulator: a push of an order's two packages reads the order once,
     writes it once (the shop's settings come from the consumer's cache) and makes one ShopBase call per package."""
-    store = store_order(sim, n_items=2)
-    (a_id, a_qty), (b_id, b_qty) = all_lines(store)
-    order = save(our_order(store))
-    ship(order.order_id, package("YT000000000201", [(a_id, a_qty)]), package("LP000000000202", [(b_id, b_qty)]))
-    wiring.cached_shop_settings().get_settings(SHOP)  # warm, as any record after a container's first is
-    records = tap.read()
+    order_id, records = two_packages_shipped(sim, tap, "YT000000000201", "LP000000000202")
     calls = DynamoCalls()
     client = wiring.table().meta.client
     client.meta.events.register("before-call.dynamodb", calls)
@@ -259,6 +255,6 @@ def test_one_order_read_one_write_and_one_shopbase_call_per_package(env: None, s
     shopbase_calls = {route: n - before.get(route, 0) for route, n in after.items() if n != before.get(route, 0)}
     assert calls.names == ["GetItem", "PutItem"]
     assert sum(shopbase_calls.values()) == 2 and all("POST" in route for route in shopbase_calls), shopbase_calls
-    stored = wiring.orders().get(SHOP, order.order_id)
+    stored = wiring.orders().get(SHOP, order_id)
     assert stored is not None and stored.status is OrderStatus.FULFILLED
-    assert len(fulfillments(sim, order.order_id)) == 2
+    assert len(fulfillments(sim, order_id)) == 2

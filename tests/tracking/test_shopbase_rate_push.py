@@ -12,7 +12,7 @@ from shared.data.shopbase_rate import SORT_KEY, ShopBaseRateStore
 from shared.models.order import OrderStatus
 from shared.shopbase.throttle import LeakyBucketThrottle, SharedShopThrottle, throttle_for
 from simulators.shopbase.server import ShopBaseSimulator
-from tests.tracking.conftest import SHOP, all_lines, our_order, package, save, ship, store_order
+from tests.tracking.conftest import SHOP, all_lines, our_order, package, save, ship, store_order, two_packages_shipped
 from tests.tracking.streams import Mapping, StreamTap, pump
 
 
@@ -58,12 +58,7 @@ def test_one_limiter_write_per_shopbase_call_beside_one_order_read_and_write(
         env: None, sim: ShopBaseSimulator, tap: StreamTap, push: Mapping) -> None:
     """test_push.py::test_one_order_read_one_write_and_one_shopbase_call_per_package, with both clients counted:
     the data path's (the order: GetItem + PutItem, as there) and the limiter's (one UpdateItem per call)."""
-    store = store_order(sim, n_items=2)
-    (a_id, a_qty), (b_id, b_qty) = all_lines(store)
-    order = save(our_order(store))
-    ship(order.order_id, package("YT000000000301", [(a_id, a_qty)]), package("LP000000000302", [(b_id, b_qty)]))
-    wiring.cached_shop_settings().get_settings(SHOP)  # warm, as any record after a container's first is
-    records = tap.read()
+    order_id, records = two_packages_shipped(sim, tap, "YT000000000301", "LP000000000302")
     data, limiter = Calls(), Calls()
     clients = ((wiring.table().meta.client, data), (limiter_client(), limiter))
     for client, calls in clients:
@@ -80,7 +75,7 @@ def test_one_limiter_write_per_shopbase_call_beside_one_order_read_and_write(
     assert data.names == ["GetItem", "PutItem"] and data.items == {("GetItem", "ORDER"): 1, ("PutItem", "ORDER"): 1}
     assert limiter.names == ["UpdateItem", "UpdateItem"] and limiter.items == {("UpdateItem", SORT_KEY): 2}
     assert ShopBaseRateStore(wiring.table()).tat(SHOP) is not None
-    stored = wiring.orders().get(SHOP, order.order_id)
+    stored = wiring.orders().get(SHOP, order_id)
     assert stored is not None and stored.status is OrderStatus.FULFILLED
     # The limiter's item changed twice on the table's stream; the consumers' filters (entity = order) drop it.
     rate_records = [r for r in tap.read() if r["dynamodb"]["Keys"]["sk"]["S"] == SORT_KEY]
