@@ -4,8 +4,7 @@
 
 - largest file in shared/ (lines);
 - modules an order's path imports: the project modules the four handlers on the path (webhook → sync
-  worker → tracking push → customer email) import, directly or not (grimp, type-only imports excluded),
-  and the same for the files that run the path's code (`ORDER_PATH`, listed in docs/architecture.md);
+  worker → tracking push → customer email) import, directly or not (grimp, type-only imports excluded);
 - files to open to follow an order from webhook to email: those the path table of docs/architecture.md
   names (its section "The path of one order, file by file"), each once;
 - `duplicates` pairs with neither side under tests/.

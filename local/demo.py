@@ -233,7 +233,7 @@ def step_products(demo: Demo) -> str:
 
 
 def order_payload(demo: Demo, number: int, *, paid: bool, variants: list[Variant],
-                   bad_address: bool = False) -> dict[str, Any]:
+                  bad_address: bool = False) -> dict[str, Any]:
     from simulators.shopbase.orders import generate_order
 
     order = generate_order(demo.rng, order_id=5_600_000 + number, number=1000 + number,
@@ -281,7 +281,7 @@ def step_customers_order(demo: Demo, n_orders: int, two_suppliers: int = 1) -> s
     plan += [("happy", True)] * max(0, n_orders - len(plan))
     for number, (role, paid) in enumerate(plan, start=1):
         payload = order_payload(demo, number, paid=paid, variants=lines_for(demo, role),
-                                 bad_address=role == "bad_address")
+                                bad_address=role == "bad_address")
         demo.note(f"store order {number}/{len(plan)}")
         demo.stack.shopbase.create_order(demo.shop, payload)
         oid = str(payload["id"])
